@@ -1,12 +1,12 @@
-# make        builds ./server and ./client
-# make test   builds them and runs every test (needs cmocka: libcmocka-dev)
-# make clean  removes what make built
+# make          builds ./server and ./client
+# make test     builds them and runs every test (needs cmocka: libcmocka-dev)
+# make clean    removes what make built
 #
 # CC, CFLAGS and LDFLAGS may be set on the command line, e.g. a sanitizer build:
 #   make CFLAGS='-g -fsanitize=address,undefined' LDFLAGS='-fsanitize=address,undefined'
 
-CFLAGS  = -O2 -g
-STD     = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic
+CFLAGS = -O2 -g
+STD    = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic
 
 all: server client
 
@@ -16,7 +16,15 @@ server: server.c
 client: client.c
 	$(CC) $(STD) $(CFLAGS) $(LDFLAGS) -o $@ client.c
 
-clean:
+# Each part below adds its targets, and its steps of `make test` to TESTS.
+-include tests/tests.mk
+-include tests/abuse/abuse.mk
+-include bench/bench.mk
+-include tests/lesson.mk
+
+test: all $(TESTS)
+
+clean: $(CLEAN)
 	rm -f server client
 
-.PHONY: all clean
+.PHONY: all test clean $(TESTS) $(CLEAN)
