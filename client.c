@@ -195,7 +195,7 @@ int main(int argc, char *argv[])
         return 1;
     ssize_t n = receive_reply(fd, reply, sizeof reply);
     int err = errno;
-    if (close(fd) == -1 && n > 0)
+    if (close(fd) == -1)
         fprintf(stderr, "client: close: %s\n", strerror(errno));
     alarm(0);  /* done with the network: writing the reply isn't timed */
     if (n == -1) {

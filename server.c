@@ -105,15 +105,12 @@ static void format_address(const struct sockaddr *sa, socklen_t len,
         snprintf(text, size, "%s:%s", shown, port);
 }
 
+/* What to do about the errors a newcomer meets at startup. */
 static const char *hint(int err)
 {
-    if (err == EADDRINUSE)
-        return " (is another server running? stop it or pick another port)";
-    if (err == EACCES)
-        return " (ports below 1024 need privileges: pick a higher port)";
-    if (err == EADDRNOTAVAIL)
-        return " (is that an address of this machine?)";
-    return "";
+    return err == EADDRINUSE ? " (is another server running? stop it or pick another port)"
+         : err == EACCES ? " (ports below 1024 need privileges: pick a higher port)"
+         : err == EADDRNOTAVAIL ? " (is that an address of this machine?)" : "";
 }
 
 /* socket, setsockopt, bind, listen: the server's side of TCP, in order.
@@ -171,8 +168,9 @@ static int open_listener(const char *address, const char *port)
             }
     freeaddrinfo(list);
     if (fd == -1)
-        fprintf(stderr, "server: cannot listen on port %s: %s: %s%s\n", port,
-                failed, strerror(err), hint(err));
+        fprintf(stderr, "server: cannot listen on %s port %s: %s: %s%s\n",
+                address ? address : "any address", port, failed, strerror(err),
+                hint(err));
     return fd;
 }
 
@@ -263,7 +261,10 @@ static int install_signal_handlers(void)
     sa.sa_handler = SIG_IGN;
     if (sigaction(SIGPIPE, &sa, NULL) == -1)
         return -1;
+    /* SA_RESTART: a signal while busy must not break the send or the log
+     * write; when idle, on_stop never returns, so nothing waits to restart. */
     sa.sa_handler = on_stop;
+    sa.sa_flags = SA_RESTART;
     if (sigaction(SIGINT, &sa, NULL) == -1 || sigaction(SIGTERM, &sa, NULL) == -1)
         return -1;
     return 0;
