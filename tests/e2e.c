@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -260,6 +261,9 @@ static void test_server_logs_the_clients_real_port(void **state)
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(fd != -1);
+    int ms = scaled_ms(WAIT_MS);
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
     assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0);
     assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
     int logged = expect_connection_line(&server, "127.0.0.1");

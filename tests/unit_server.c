@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/time.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -33,6 +34,7 @@ static char sent[256];         /* every byte the armed send took */
 static size_t sent_length;
 static int sleep_calls;
 static unsigned slept_for;
+static off_t stderr_at_sleep;  /* bytes on the captured stderr by then */
 
 ssize_t __real_send(int fd, const void *buf, size_t len, int flags);
 ssize_t __wrap_send(int fd, const void *buf, size_t len, int flags);
@@ -78,6 +80,7 @@ unsigned __wrap_sleep(unsigned seconds)
         return __real_sleep(seconds);
     sleep_calls++;
     slept_for = seconds;
+    stderr_at_sleep = lseek(STDERR_FILENO, 0, SEEK_CUR);
     return 0;
 }
 
@@ -88,6 +91,7 @@ static int setup(void **state)
     sent_length = 0;
     sleep_calls = 0;
     slept_for = 0;
+    stderr_at_sleep = -1;
     return 0;
 }
 
@@ -465,6 +469,7 @@ static void expect_logged_pause(int err)
         fail_msg("stderr '%s', wanted one line starting '%s'", text, want);
     assert_int_equal(sleep_calls, 1);
     assert_int_equal(slept_for, 1);
+    assert_int_equal(stderr_at_sleep, strlen(text));  /* said so first */
 }
 
 static void test_accept_out_of_descriptors_is_logged_then_waits_a_second(void **state)
@@ -523,12 +528,20 @@ static void test_send_all_gives_up_on_epipe(void **state)
     assert_int_equal(errno, EPIPE);
 }
 
+static void set_receive_timeout(int fd)
+{
+    int ms = scaled_ms(2000);
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+}
+
 static void test_greet_sends_the_26_byte_greeting_and_closes(void **state)
 {
     (void)state;
     int pair[2];
     char buf[64];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+    set_receive_timeout(pair[1]);  /* a socket left open must fail, not hang */
     greet(pair[0]);
     size_t got = 0;
     for (int i = 0; i < 10 && got < sizeof buf; i++) {  /* until EOF */
