@@ -22,6 +22,9 @@
 # listed in `exempt` with the reason.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Run the README's make commands as a user would type them, not as part of
+# the make that runs this test (which would add "Entering directory" lines).
+unset MAKELEVEL MAKEFLAGS MFLAGS
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lesson_test.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
