@@ -131,8 +131,8 @@ ssize_t recv_all(int fd, char *buf, size_t size, int ms, int *eof)
     size_t got = 0;
     *eof = 0;
     while (got < size) {
-        long left = deadline - now_ms();
-        if (left <= 0 || wait_for(fd, POLLIN, (int)left) != 1)
+        long left = deadline - now_ms();   /* 0 or less: only what is there */
+        if (wait_for(fd, POLLIN, left > 0 ? (int)left : 0) != 1)
             break;
         ssize_t n = recv(fd, buf + got, size - got, 0);
         if (n == -1 && (errno == EINTR || errno == EAGAIN))

@@ -37,8 +37,9 @@ int connect_wait(int fd, int ms);
 /* Makes the next close() send a reset (RST) instead of a normal FIN. */
 int set_linger_zero(int fd);
 
-/* Reads from a socket until EOF, size bytes or ms pass.  Returns the byte
- * count (-1 if nothing came before an error); *eof tells if EOF was seen. */
+/* Reads from a socket until EOF, size bytes or ms pass (0: only what has
+ * already arrived).  Returns the byte count (-1 if nothing came before an
+ * error); *eof tells if EOF was seen. */
 ssize_t recv_all(int fd, char *buf, size_t size, int ms, int *eof);
 
 /* 1 if program is an executable file in a folder of PATH. */
