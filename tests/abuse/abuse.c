@@ -436,7 +436,7 @@ int load_run(struct load *l)
             }
         if (busy == 0 && started >= l->total)
             break;
-        if (now_ms() >= deadline)
+        if (now_ms() >= deadline || (l->stop_at_ms != 0 && now_ms() >= l->stop_at_ms))
             break;
         int fixed = n;
         if (l->log_fd != -1 && !l->log_eof) {
@@ -468,13 +468,13 @@ int load_run(struct load *l)
                 finished++;
         }
         if (!hooked && l->hook != NULL && l->hook_after > 0 &&
-            finished >= l->hook_after) {
-            hooked = 1;
-            l->hook(l);
-        }
+            finished >= l->hook_after)
+            hooked = !l->hook(l, finished);
     }
     for (int i = 0; i < width; i++)
-        if (slots[i].fd != -1) {
+        if (slots[i].fd != -1 && slots[i].got > 0) {
+            finish(l, &slots[i]);       /* cut short: partial, or wrong */
+        } else if (slots[i].fd != -1) {
             l->unfinished++;
             close(slots[i].fd);
         }

@@ -67,10 +67,11 @@ struct load {
     int total;            /* connections to start in this run */
     int concurrency;      /* at most this many at once (<= LOAD_MAX_SLOTS) */
     int deadline_ms;      /* the run stops here, finished or not */
+    long stop_at_ms;      /* or at this now_ms() time, if not 0 */
     int log_fd;           /* server stdout to drain and count, or -1 */
     int err_fd;           /* server stderr to drain, or -1 */
-    int hook_after;       /* call hook once after this many finished (0: never) */
-    void (*hook)(struct load *l);
+    int hook_after;       /* once this many have finished (0: never), call */
+    int (*hook)(struct load *l, int finished);   /* ...until it returns 0 */
     void *user;
     /* results, added to (zero them before the first run) */
     int started;
@@ -79,7 +80,7 @@ struct load {
     int refused;          /* connect failed */
     int partial;          /* some of the greeting, then EOF or reset */
     int wrong;            /* bytes that are not (a prefix of) the greeting */
-    int unfinished;       /* still open at the deadline */
+    int unfinished;       /* still open at the deadline, not a byte read */
     int log_lines;        /* lines starting with LOG_PREFIX */
     int other_lines;      /* any other stdout line */
     int log_eof;          /* stdout reached EOF */
