@@ -24,9 +24,6 @@
 
 static const char GREETING[] = "Thank you for connecting\r\n";
 
-static volatile sig_atomic_t busy;      /* 1 while one client is being served */
-static volatile sig_atomic_t stopping;  /* SIGINT or SIGTERM came while busy */
-
 static void usage(FILE *out)
 {
     fprintf(out, "usage: server [-b ADDRESS] [PORT]\n"
@@ -89,7 +86,7 @@ static int parse_args(int argc, char *argv[], const char **address,
 static void format_address(const struct sockaddr *sa, socklen_t len,
                            char *text, size_t size)
 {
-    char host[ADDRESS_TEXT - 12], port[8];  /* 12: "[", "]:", port, NUL */
+    char host[128], port[8];  /* numeric IPv6 with a %scope fits easily */
     int rc = getnameinfo(sa, len, host, sizeof host, port, sizeof port,
                          NI_NUMERICHOST | NI_NUMERICSERV);
     if (rc != 0) {
@@ -115,7 +112,8 @@ static const char *hint(int err)
 
 /* socket, setsockopt, bind, listen: the server's side of TCP, in order.
  * On failure returns -1 with errno set and *failed naming the call. */
-static int listen_on(const struct addrinfo *ai, const char **failed)
+static int listen_on(const struct addrinfo *ai, int dual_stack,
+                     const char **failed)
 {
     int on = 1, off = 0;
     int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
@@ -127,8 +125,9 @@ static int listen_on(const struct addrinfo *ai, const char **failed)
      * while the last run's connections linger in TIME_WAIT. */
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1)
         *failed = "setsockopt SO_REUSEADDR";
-    /* Dual stack: an IPv6 socket that takes IPv4 clients too. */
-    else if (ai->ai_family == AF_INET6 &&
+    /* Dual stack: the IPv6 wildcard takes IPv4 clients too (not on
+     * OpenBSD, which refuses; then we fall back to IPv4). */
+    else if (dual_stack && ai->ai_family == AF_INET6 &&
              setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off) == -1)
         *failed = "setsockopt IPV6_V6ONLY";
     else if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1)
@@ -151,26 +150,27 @@ static int open_listener(const char *address, const char *port)
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;  /* no address: all of them */
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;  /* no -b: the wildcard */
     int rc = getaddrinfo(address, port, &hints, &list);
     if (rc != 0) {
-        fprintf(stderr, "server: cannot use address '%s': %s\n", address,
+        fprintf(stderr, "server: cannot use address '%s': %s\n",
+                address ? address : "(wildcard)",
                 rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
         return -1;
     }
-    const char *failed = "socket";
-    int fd = -1, err = EAFNOSUPPORT;
+    const char *failed = "socket";   /* these two stand only if the list */
+    int fd = -1, err = EAFNOSUPPORT; /* held no address we could try */
     for (int want_v6 = 1; want_v6 >= 0 && fd == -1; want_v6--)
         for (struct addrinfo *ai = list; ai != NULL && fd == -1; ai = ai->ai_next)
             if ((ai->ai_family == AF_INET6) == want_v6) {
-                fd = listen_on(ai, &failed);
+                fd = listen_on(ai, address == NULL, &failed);
                 err = errno;
             }
     freeaddrinfo(list);
     if (fd == -1)
-        fprintf(stderr, "server: cannot listen on %s port %s: %s: %s%s\n",
-                address ? address : "any address", port, failed, strerror(err),
-                hint(err));
+        fprintf(stderr, "server: cannot listen on port %s%s%s: %s: %s%s\n",
+                port, address ? " of " : "", address ? address : "", failed,
+                strerror(err), hint(err));
     return fd;
 }
 
@@ -231,7 +231,7 @@ static int accept_client(int listener, struct sockaddr_storage *addr,
     return client;
 }
 
-/* Greets one client.  A client that vanished is its own problem, not ours. */
+/* Greets one client.  One that hung up early costs a log line, nothing more. */
 static void greet(int client)
 {
     if (send_all(client, GREETING, sizeof GREETING - 1) == -1)
@@ -240,20 +240,20 @@ static void greet(int client)
         fprintf(stderr, "server: close: %s\n", strerror(errno));
 }
 
-/* Idle (waiting in accept): exit now; _exit is safe in a handler, and the
- * kernel closes the listening socket.  Busy: finish this client first.  A
- * flag alone would be missed if it landed just before accept() blocked. */
+/* Ctrl-C is how a user stops the server, so it counts as success: exit 0
+ * (dying of the signal would not).  The kernel closes the sockets.  _exit is
+ * safe in a handler; setting a flag instead would be missed if the signal
+ * came just before accept() blocked, and the server would sleep on. */
 static void on_stop(int sig)
 {
     (void)sig;
-    if (!busy)
-        _exit(0);
-    stopping = 1;
+    _exit(0);
 }
 
 static int install_signal_handlers(void)
 {
     struct sigaction sa;
+    sigset_t stops;
     memset(&sa, 0, sizeof sa);
     sigemptyset(&sa.sa_mask);
     /* A client that hangs up early must make send() fail with EPIPE, not
@@ -261,11 +261,13 @@ static int install_signal_handlers(void)
     sa.sa_handler = SIG_IGN;
     if (sigaction(SIGPIPE, &sa, NULL) == -1)
         return -1;
-    /* SA_RESTART: a signal while busy must not break the send or the log
-     * write; when idle, on_stop never returns, so nothing waits to restart. */
     sa.sa_handler = on_stop;
-    sa.sa_flags = SA_RESTART;
-    if (sigaction(SIGINT, &sa, NULL) == -1 || sigaction(SIGTERM, &sa, NULL) == -1)
+    sigemptyset(&stops);
+    sigaddset(&stops, SIGINT);
+    sigaddset(&stops, SIGTERM);
+    /* A blocked signal mask survives exec(): unblock, or Ctrl-C may not work. */
+    if (sigaction(SIGINT, &sa, NULL) == -1 || sigaction(SIGTERM, &sa, NULL) == -1
+        || sigprocmask(SIG_UNBLOCK, &stops, NULL) == -1)
         return -1;
     return 0;
 }
@@ -277,24 +279,20 @@ int main(int argc, char *argv[])
     if (status != -1)
         return status;
     if (install_signal_handlers() == -1) {
-        fprintf(stderr, "server: sigaction: %s\n", strerror(errno));
+        fprintf(stderr, "server: cannot set up signals: %s\n", strerror(errno));
         return 1;
     }
     int listener = open_listener(address, port);
     if (listener == -1 || announce(listener) == -1)
         return 1;
-    while (!stopping) {
+    for (;;) {
         struct sockaddr_storage addr;
         socklen_t len;
         int client = accept_client(listener, &addr, &len);
         if (client == -1)
             continue;
-        busy = 1;
         if (log_address("Got a connection from", (struct sockaddr *)&addr, len) == -1)
             return 1;
         greet(client);
-        busy = 0;
     }
-    close(listener);
-    return 0;
 }
