@@ -99,10 +99,12 @@ static void on_timeout(int sig)
 }
 
 /* One alarm bounds the whole exchange (name lookup, connect and every recv),
- * simpler and stricter than a timeout on each call. */
+ * simpler and stricter than a timeout on each call.  The price: an address
+ * that swallows packets uses up the budget, and later ones go untried. */
 static int start_timer(unsigned seconds, const char *host, const char *port)
 {
     struct sigaction sa;
+    sigset_t alarm_only;
     memset(&sa, 0, sizeof sa);
     sigemptyset(&sa.sa_mask);
     sa.sa_handler = on_timeout;
@@ -111,8 +113,12 @@ static int start_timer(unsigned seconds, const char *host, const char *port)
              "(is the server up and reachable? try a larger -t)\n",
              seconds, host, port);
     timeout_length = strlen(timeout_message);
-    if (sigaction(SIGALRM, &sa, NULL) == -1) {
-        fprintf(stderr, "client: sigaction: %s\n", strerror(errno));
+    sigemptyset(&alarm_only);
+    sigaddset(&alarm_only, SIGALRM);
+    /* A blocked signal mask survives exec(): unblock, or the alarm never rings. */
+    if (sigaction(SIGALRM, &sa, NULL) == -1 ||
+        sigprocmask(SIG_UNBLOCK, &alarm_only, NULL) == -1) {
+        fprintf(stderr, "client: cannot set up the timer: %s\n", strerror(errno));
         return -1;
     }
     alarm(seconds);
@@ -137,11 +143,12 @@ static int connect_to(const char *host, const char *port)
     int fd = -1, err = EAFNOSUPPORT;
     for (struct addrinfo *ai = list; ai != NULL && fd == -1; ai = ai->ai_next) {
         fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+        /* Keep "refused" if any address said so: it has the useful hint. */
         if (fd == -1) {
-            err = errno;
+            err = err == ECONNREFUSED ? err : errno;
         } else if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1) {
             /* Not EINTR: our only handler, the timeout, never returns. */
-            err = errno;
+            err = err == ECONNREFUSED ? err : errno;
             close(fd);  /* never connected: nothing to lose if it fails */
             fd = -1;
         }
@@ -195,9 +202,9 @@ int main(int argc, char *argv[])
         return 1;
     ssize_t n = receive_reply(fd, reply, sizeof reply);
     int err = errno;
+    alarm(0);  /* done with the network: writing the reply isn't timed */
     if (close(fd) == -1)
         fprintf(stderr, "client: close: %s\n", strerror(errno));
-    alarm(0);  /* done with the network: writing the reply isn't timed */
     if (n == -1) {
         fprintf(stderr, "client: receive from %s: %s\n", host, strerror(err));
         return 1;
