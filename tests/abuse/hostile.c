@@ -357,8 +357,11 @@ static void signal_during_storm(int sig)
     assert_true(ss.signalled_at > 0);
     assert_true(l.greeted >= ss.signalled_at);
     assert_true(l.refused > 0);       /* it really stopped during the storm */
-    /* Every connection the server logged was served in full. */
-    assert_int_equal(l.log_lines, l.greeted + real_greeted);
+    /* The server stops at once, even mid-client: the one client it was
+     * serving may have been logged and then got nothing (never a part of
+     * the greeting, checked above).  Every other logged client got it all. */
+    assert_true(l.log_lines >= l.greeted + real_greeted);
+    assert_true(l.log_lines <= l.greeted + real_greeted + 1);
     assert_int_equal(l.other_lines, 0);
 }
 
