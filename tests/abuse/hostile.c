@@ -311,7 +311,7 @@ static void signal_during_storm(int sig)
     struct load l;
     memset(&l, 0, sizeof l);
     l.port = port;
-    l.total = 6000;                    /* the rest are refused once it is gone */
+    l.total = 20000;                   /* the rest are refused once it is gone */
     l.concurrency = 8;
     l.deadline_ms = scaled_ms(30000);
     l.log_fd = p.out;
