@@ -1,5 +1,9 @@
 # make          builds ./server and ./client
 # make test     builds them and runs every test (needs cmocka: libcmocka-dev)
+# make demo     one server, two clients, in one terminal
+# make trace    the same under strace; make packets: under tcpdump (root)
+# make bench    ./server against a bare server under the same load
+# make abuse    hostile peers, exhaustion, soak, sanitizers, valgrind, two hosts
 # make clean    removes what make built
 #
 # CC, CFLAGS and LDFLAGS may be set on the command line, e.g. a sanitizer build:
@@ -16,11 +20,12 @@ server: server.c
 client: client.c
 	$(CC) $(STD) $(CFLAGS) $(LDFLAGS) -o $@ client.c
 
-# Each part below adds its targets, and its steps of `make test` to TESTS.
--include tests/tests.mk
--include tests/abuse/abuse.mk
--include bench/bench.mk
--include tests/lesson.mk
+# Each part below adds its targets, its steps of `make test` to TESTS and of
+# `make clean` to CLEAN.
+include tests/tests.mk
+include tests/abuse/abuse.mk
+include bench/bench.mk
+include tests/lesson.mk
 
 test: all $(TESTS)
 
