@@ -179,32 +179,21 @@ static ssize_t receive_reply(int fd, char *buf, size_t size)
     return (ssize_t)got;
 }
 
-int main(int argc, char *argv[])
+/* As in the lesson, the default HOST is this machine's own name. */
+static const char *this_machine(char *name, size_t size)
 {
-    char here[256], reply[MAX_REPLY];
-    const char *host = NULL, *port = DEFAULT_PORT;
-    unsigned seconds = DEFAULT_TIMEOUT;
-    int status = parse_args(argc, argv, &host, &port, &seconds);
-    if (status != -1)
-        return status;
-    if (host == NULL) {  /* as in the lesson: this machine's own name */
-        if (gethostname(here, sizeof here) == -1) {
-            fprintf(stderr, "client: gethostname: %s\n", strerror(errno));
-            return 1;
-        }
-        here[sizeof here - 1] = '\0';  /* POSIX leaves a cut name unended */
-        host = here;
+    if (gethostname(name, size) == -1) {
+        fprintf(stderr, "client: gethostname: %s\n", strerror(errno));
+        return NULL;
     }
-    if (start_timer(seconds, host, port) == -1)
-        return 1;
-    int fd = connect_to(host, port);
-    if (fd == -1)
-        return 1;
-    ssize_t n = receive_reply(fd, reply, sizeof reply);
-    int err = errno;
-    alarm(0);  /* done with the network: writing the reply isn't timed */
-    if (close(fd) == -1)
-        fprintf(stderr, "client: close: %s\n", strerror(errno));
+    name[size - 1] = '\0';  /* POSIX leaves a cut name unended */
+    return name;
+}
+
+/* Prints the n bytes received exactly as they came (NULs and \r included),
+ * or says why there are none.  Returns the exit status. */
+static int print_reply(const char *host, const char *reply, ssize_t n, int err)
+{
     if (n == -1) {
         fprintf(stderr, "client: receive from %s: %s\n", host, strerror(err));
         return 1;
@@ -219,4 +208,27 @@ int main(int argc, char *argv[])
         return 1;
     }
     return 0;
+}
+
+int main(int argc, char *argv[])
+{
+    char here[256], reply[MAX_REPLY];
+    const char *host = NULL, *port = DEFAULT_PORT;
+    unsigned seconds = DEFAULT_TIMEOUT;
+    int status = parse_args(argc, argv, &host, &port, &seconds);
+    if (status != -1)
+        return status;
+    if (host == NULL && (host = this_machine(here, sizeof here)) == NULL)
+        return 1;
+    if (start_timer(seconds, host, port) == -1)
+        return 1;
+    int fd = connect_to(host, port);
+    if (fd == -1)
+        return 1;
+    ssize_t n = receive_reply(fd, reply, sizeof reply);
+    int err = errno;
+    alarm(0);  /* done with the network: writing the reply isn't timed */
+    if (close(fd) == -1)
+        fprintf(stderr, "client: close: %s\n", strerror(errno));
+    return print_reply(host, reply, n, err);
 }
