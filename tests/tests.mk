@@ -14,13 +14,13 @@ UNIT_CLIENT_WRAPS = -Wl,--wrap=recv
 # Fortified headers may turn recv into __recv_chk, which the wrap would miss.
 UNIT_FLAGS = -U_FORTIFY_SOURCE
 
-tests/bin/unit_server: tests/unit_server.c tests/unit_support.h server.c \
+tests/bin/unit_server: tests/unit_server.c tests/unit_support.h tests/parse_number_tests.h server.c \
                        tests/harness.c tests/harness.h
 	@mkdir -p $(@D)
 	$(CC) $(STD) $(CFLAGS) $(UNIT_FLAGS) $(LDFLAGS) -o $@ \
 	    tests/unit_server.c tests/harness.c $(UNIT_SERVER_WRAPS) -lcmocka
 
-tests/bin/unit_client: tests/unit_client.c tests/unit_support.h client.c \
+tests/bin/unit_client: tests/unit_client.c tests/unit_support.h tests/parse_number_tests.h client.c \
                        tests/harness.c tests/harness.h
 	@mkdir -p $(@D)
 	$(CC) $(STD) $(CFLAGS) $(UNIT_FLAGS) $(LDFLAGS) -o $@ \

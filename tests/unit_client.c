@@ -100,49 +100,7 @@ static void fill_long_reply(void)
 
 /* ---- parse_number ------------------------------------------------------ */
 
-static void test_parse_number_accepts_zero(void **state)
-{
-    (void)state;
-    unsigned long value = 99;
-    assert_int_equal(parse_number("0", 65535, &value), 0);
-    assert_int_equal(value, 0);
-}
-
-static void test_parse_number_accepts_the_maximum(void **state)
-{
-    (void)state;
-    unsigned long value = 0;
-    assert_int_equal(parse_number("65535", 65535, &value), 0);
-    assert_int_equal(value, 65535);
-    assert_int_equal(parse_number("86400", MAX_TIMEOUT, &value), 0);
-    assert_int_equal(value, 86400);
-}
-
-static void test_parse_number_rejects_one_past_the_maximum(void **state)
-{
-    (void)state;
-    unsigned long value;
-    assert_int_equal(parse_number("65536", 65535, &value), -1);
-    assert_int_equal(parse_number("86401", MAX_TIMEOUT, &value), -1);
-}
-
-static void test_parse_number_rejects_overflow_of_unsigned_long(void **state)
-{
-    (void)state;
-    unsigned long value;
-    assert_int_equal(parse_number("18446744073709551616", ULONG_MAX, &value), -1);
-}
-
-static void test_parse_number_rejects_anything_but_plain_digits(void **state)
-{
-    (void)state;
-    static const char *const bad[] = {"", "abc", "-1", "+7", " 7", "7 ", "12x", "1.5"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        unsigned long value;
-        if (parse_number(bad[i], 86400, &value) != -1)
-            fail_msg("parse_number accepted '%s'", bad[i]);
-    }
-}
+#include "parse_number_tests.h"
 
 /* ---- parse_args -------------------------------------------------------- */
 
@@ -461,11 +419,7 @@ int main(void)
     harness_guard(GUARD_SECONDS);
     fill_long_reply();
     const struct CMUnitTest tests[] = {
-        TEST(test_parse_number_accepts_zero),
-        TEST(test_parse_number_accepts_the_maximum),
-        TEST(test_parse_number_rejects_one_past_the_maximum),
-        TEST(test_parse_number_rejects_overflow_of_unsigned_long),
-        TEST(test_parse_number_rejects_anything_but_plain_digits),
+        PARSE_NUMBER_TESTS,
         TEST(test_client_args_default_to_this_machine_port_9999_and_5_s),
         TEST(test_client_args_take_host_then_port),
         TEST(test_client_args_take_a_timeout),
