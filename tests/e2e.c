@@ -156,17 +156,6 @@ static int is_one_line(const char *text)
     return newline != NULL && newline[1] == '\0';
 }
 
-static const char *args_text(const char *const args[])
-{
-    static char text[512];
-    size_t len = 0;
-    text[0] = '\0';
-    for (int i = 0; args[i] != NULL && len < sizeof text; i++)
-        len += (size_t)snprintf(text + len, sizeof text - len, "%s'%s'",
-                                i ? " " : "", args[i]);
-    return text;
-}
-
 /* Exit 2, nothing on stdout (for the server: no "Listening" line), and on
  * stderr a "program: " message naming the bad value, then the usage. */
 struct bad_case {

@@ -282,3 +282,14 @@ int client_run(const char *const args[], char *out, size_t out_size,
     err[e < 0 ? 0 : e] = '\0';
     return proc_wait(&p, ms);
 }
+
+const char *args_text(const char *const args[])
+{
+    static char text[512];
+    size_t len = 0;
+    text[0] = '\0';
+    for (int i = 0; args[i] != NULL && len < sizeof text; i++)
+        len += (size_t)snprintf(text + len, sizeof text - len, "%s'%s'",
+                                i ? " " : "", args[i]);
+    return text;
+}

@@ -65,6 +65,10 @@ int server_start(struct proc *p, const char *address);
 int client_run(const char *const args[], char *out, size_t out_size,
                size_t *out_len, char *err, size_t err_size, int ms);
 
+/* The arguments quoted, as "'-b' '' '7'", for messages about a failing case
+ * (a static buffer: valid until the next call). */
+const char *args_text(const char *const args[]);
+
 /* Kills and reaps every child still running (also called at exit). */
 void harness_cleanup(void);
 

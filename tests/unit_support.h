@@ -100,16 +100,4 @@ static inline void argv_build(struct argv_copy *a, const char *program,
 #endif
 }
 
-/* "-b '' 7" for messages about a failing case. */
-static inline const char *args_text(const char *const args[])
-{
-    static char text[512];
-    size_t len = 0;
-    text[0] = '\0';
-    for (int i = 0; args[i] != NULL && len < sizeof text; i++)
-        len += (size_t)snprintf(text + len, sizeof text - len, "%s'%s'",
-                                i ? " " : "", args[i]);
-    return text;
-}
-
 #endif
