@@ -341,7 +341,8 @@ test_readme_build_commands_work() {
     for step in "make" "make clean" "make CC=clang" "make clean" \
         "make CFLAGS='-g -fsanitize=address,undefined' LDFLAGS='-fsanitize=address,undefined'"; do
         if [[ $step == *clang* ]] && ! command -v clang >/dev/null; then
-            skip "$name ($step)" "clang is not installed"
+            # One step of this test, not a test: say so, but count nothing.
+            printf '    not tried: %s (clang is not installed)\n' "$step"
             continue
         fi
         if ! (cd "$dir" && eval "$step -s") >"$tmp/build.log" 2>&1; then
