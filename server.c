@@ -4,13 +4,16 @@
  * The C version of the classic first socket lesson: socket, bind, listen,
  * then accept, send and close for each client in turn.  Unlike the lesson it
  * listens on IPv6 and IPv4, sends every byte of its greeting, restarts at
- * once on the same port, and lets no client stop it.
+ * once on the same port, ends each connection with a FIN even when the
+ * client spoke first, and lets no client stop it.
  *
  *     usage: server [-b ADDRESS] [PORT]        (see README.md)
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,12 +22,15 @@
 #include <unistd.h>
 
 #define DEFAULT_PORT "9999"
-#define BACKLOG 128        /* the lesson's 5 turns clients away under a burst */
-#define ADDRESS_TEXT 160   /* room for "[IPv6%scope]:port" */
+#ifndef BACKLOG
+#define BACKLOG 128       /* the lesson's 5 overflows in a burst (README) */
+#endif
+#define DRAIN_READS 5     /* a client that spoke first: at most 5 reads ... */
+#define DRAIN_WAIT_MS 100 /* ... each waiting at most 0.1 s for more */
 
 static const char GREETING[] = "Thank you for connecting\r\n";
 
-static void usage(FILE *out)
+static int usage(FILE *out, int status)
 {
     fprintf(out, "usage: server [-b ADDRESS] [PORT]\n"
                  "Greets every TCP client that connects to PORT (default "
@@ -32,6 +38,7 @@ static void usage(FILE *out)
                  "  -b ADDRESS  listen on ADDRESS only (default: every IPv6 "
                  "and IPv4 address)\n"
                  "  -h          show this help\n");
+    return status;
 }
 
 /* Plain decimal only: strtoul alone would take " 7", "+7", "-1" and "7x". */
@@ -46,7 +53,7 @@ static int parse_number(const char *s, unsigned long max, unsigned long *value)
 }
 
 /* Returns -1 if the server should start, or else the exit status:
- * 0 after -h, 2 after a bad command line (already explained on stderr). */
+ * 0 after -h, 2 after a bad command line (explained on stderr). */
 static int parse_args(int argc, char *argv[], const char **address,
                       const char **port)
 {
@@ -54,18 +61,20 @@ static int parse_args(int argc, char *argv[], const char **address,
     int opt;
     opterr = 0;  /* our messages, not getopt's */
     while ((opt = getopt(argc, argv, ":b:h")) != -1) {
-        if (opt == 'h') {
-            usage(stdout);
-            return 0;
-        } else if (opt == 'b' && *optarg != '\0') {
-            *address = optarg;
-        } else {
-            if (opt == 'b' || opt == ':')
+        switch (opt) {
+        case 'h':
+            return usage(stdout, 0);
+        case 'b':
+        case ':':  /* -b last, with nothing after it */
+            if (opt == ':' || *optarg == '\0') {
                 fprintf(stderr, "server: -b needs an ADDRESS\n");
-            else
-                fprintf(stderr, "server: unknown option -%c\n", optopt);
-            usage(stderr);
-            return 2;
+                return usage(stderr, 2);
+            }
+            *address = optarg;
+            break;
+        default:
+            fprintf(stderr, "server: unknown option -%c\n", optopt);
+            return usage(stderr, 2);
         }
     }
     if (optind < argc)
@@ -77,35 +86,26 @@ static int parse_args(int argc, char *argv[], const char **address,
         fprintf(stderr, "server: unexpected argument '%s'\n", argv[optind]);
     else
         return -1;
-    usage(stderr);
-    return 2;
+    return usage(stderr, 2);
 }
 
-/* "127.0.0.1:9999" or "[::1]:9999".  An IPv4 client of our IPv6 socket
- * arrives as ::ffff:127.0.0.1; show it as the plain IPv4 address it is. */
-static void format_address(const struct sockaddr *sa, socklen_t len,
-                           char *text, size_t size)
+/* Started with stdin, stdout or stderr closed, our first socket would get
+ * that number, and the log would go to a client.  /dev/null fills the gap. */
+static int open_standard_fds(void)
 {
-    char host[128], port[8];  /* numeric IPv6 with a %scope fits easily */
-    int rc = getnameinfo(sa, len, host, sizeof host, port, sizeof port,
-                         NI_NUMERICHOST | NI_NUMERICSERV);
-    if (rc != 0) {
-        snprintf(text, size, "(unknown address: %s)", gai_strerror(rc));
-        return;
-    }
-    const char *shown = host;
-    if (strncmp(host, "::ffff:", 7) == 0 && strchr(host, '.') != NULL)
-        shown = host + 7;
-    if (strchr(shown, ':') != NULL)
-        snprintf(text, size, "[%s]:%s", shown, port);
-    else
-        snprintf(text, size, "%s:%s", shown, port);
+    int fd;
+    do
+        fd = open("/dev/null", O_RDWR);
+    while (fd >= 0 && fd <= 2);
+    return fd == -1 ? -1 : close(fd);
 }
 
 /* What to do about the errors a newcomer meets at startup. */
 static const char *hint(int err)
 {
-    return err == EADDRINUSE ? " (is another server running? stop it or pick another port)"
+    return err == EADDRINUSE ? " (is another server running? If not, the "
+                               "last one's connections are in TIME_WAIT: wait "
+                               "a minute or pick another port)"
          : err == EACCES ? " (ports below 1024 need privileges: pick a higher port)"
          : err == EADDRNOTAVAIL ? " (is that an address of this machine?)" : "";
 }
@@ -121,8 +121,8 @@ static int listen_on(const struct addrinfo *ai, int dual_stack,
         *failed = "socket";
         return -1;
     }
-    /* Without SO_REUSEADDR a restarted server can't bind for a minute or two
-     * while the last run's connections linger in TIME_WAIT. */
+    /* The server closes first, so its side of each connection waits in
+     * TIME_WAIT for a minute; this lets a restarted server bind meanwhile. */
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1)
         *failed = "setsockopt SO_REUSEADDR";
     /* Dual stack: the IPv6 wildcard takes IPv4 clients too (not on
@@ -174,13 +174,21 @@ static int open_listener(const char *address, const char *port)
     return fd;
 }
 
-/* Prints one log line and pushes it out at once, even into a pipe or file. */
+/* Prints "WHAT 127.0.0.1:36648" or "WHAT [::1]:51890" and pushes it out at
+ * once, even into a pipe or a file.  An IPv4 client of our IPv6 socket
+ * arrives as ::ffff:127.0.0.1: shown as the plain IPv4 address it is. */
 static int log_address(const char *what, const struct sockaddr *sa,
                        socklen_t len)
 {
-    char text[ADDRESS_TEXT];
-    format_address(sa, len, text, sizeof text);
-    if (printf("%s %s\n", what, text) < 0 || fflush(stdout) == EOF) {
+    char host[128], port[8];  /* a numeric IPv6%scope fits */
+    if (getnameinfo(sa, len, host, sizeof host, port, sizeof port,
+                    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+        host[0] = port[0] = '\0';  /* not for an address the kernel gave */
+    const char *shown = strncmp(host, "::ffff:", 7) == 0 &&
+                        strchr(host, '.') != NULL ? host + 7 : host;
+    int v6 = strchr(shown, ':') != NULL;
+    if (printf("%s %s%s%s:%s\n", what, v6 ? "[" : "", shown, v6 ? "]" : "",
+               port) < 0 || fflush(stdout) == EOF) {
         fprintf(stderr, "server: cannot write the log: %s\n", strerror(errno));
         return -1;
     }
@@ -199,6 +207,25 @@ static int announce(int listener)
     return log_address("Listening on", (struct sockaddr *)&addr, len);
 }
 
+/* Waits for the next client and returns its own new socket. */
+static int accept_client(int listener, struct sockaddr_storage *addr,
+                         socklen_t *len)
+{
+    for (;;) {
+        *len = sizeof *addr;
+        int client = accept(listener, (struct sockaddr *)addr, len);
+        if (client != -1)
+            return client;
+        if (errno == EINTR || errno == ECONNABORTED)  /* BSD: it gave up */
+            continue;
+        /* EMFILE, ENFILE: the client stays queued, so trying again at once
+         * would spin.  Say so and give the system a second. */
+        fprintf(stderr, "server: accept: %s (trying again in 1 s)\n",
+                strerror(errno));
+        sleep(1);
+    }
+}
+
 /* send() may take only part of what we hand it, so loop until all is sent. */
 static int send_all(int fd, const char *buf, size_t len)
 {
@@ -214,62 +241,35 @@ static int send_all(int fd, const char *buf, size_t len)
     return 0;
 }
 
-/* Waits for the next client: returns its own new socket and fills in its
- * address, or returns -1 to try again. */
-static int accept_client(int listener, struct sockaddr_storage *addr,
-                         socklen_t *len)
+/* Reads and throws away what a client sent, until it hangs up, falls
+ * silent for DRAIN_WAIT_MS, or DRAIN_READS reads have gone by.  A client
+ * that sent nothing costs one poll() that returns at once.  We serve one
+ * client at a time, so the wait must stay short: a client that never stops
+ * talking must not keep the next one waiting. */
+static void discard_input(int client)
 {
-    *len = sizeof *addr;
-    int client = accept(listener, (struct sockaddr *)addr, len);
-    if (client == -1 && errno != EINTR && errno != ECONNABORTED) {
-        /* EMFILE, ENFILE, ENOBUFS: the client stays queued, so trying again
-         * at once would spin.  Say so and give the system a second. */
-        fprintf(stderr, "server: accept: %s (trying again in 1 s)\n",
-                strerror(errno));
-        sleep(1);
+    char junk[16384];
+    struct pollfd pfd = { .fd = client, .events = POLLIN };
+    int wait_ms = 0;  /* the first look: has it sent anything at all? */
+    for (int reads = 0; reads < DRAIN_READS; reads++) {
+        if (poll(&pfd, 1, wait_ms) != 1 || recv(client, junk, sizeof junk, 0) <= 0)
+            return;   /* silent, hung up, or gone */
+        wait_ms = DRAIN_WAIT_MS;
     }
-    return client;
 }
 
-/* Greets one client.  One that hung up early costs a log line, nothing more. */
+/* Greets one client and hangs up.  close() with unread bytes sends a RST,
+ * not a FIN, and a RST can make the client drop the greeting.  Clients that
+ * speak first (curl, telnet, nc) leave such bytes.  So: send our FIN at once
+ * with shutdown(), read what the client sent, and only then close(). */
 static void greet(int client)
 {
     if (send_all(client, GREETING, sizeof GREETING - 1) == -1)
         fprintf(stderr, "server: send: %s\n", strerror(errno));
+    else if (shutdown(client, SHUT_WR) == 0)  /* fails only if it is gone */
+        discard_input(client);
     if (close(client) == -1)
         fprintf(stderr, "server: close: %s\n", strerror(errno));
-}
-
-/* Ctrl-C is how a user stops the server, so it counts as success: exit 0
- * (dying of the signal would not).  The kernel closes the sockets.  _exit is
- * safe in a handler; setting a flag instead would be missed if the signal
- * came just before accept() blocked, and the server would sleep on. */
-static void on_stop(int sig)
-{
-    (void)sig;
-    _exit(0);
-}
-
-static int install_signal_handlers(void)
-{
-    struct sigaction sa;
-    sigset_t stops;
-    memset(&sa, 0, sizeof sa);
-    sigemptyset(&sa.sa_mask);
-    /* A client that hangs up early must make send() fail with EPIPE, not
-     * kill the whole server with SIGPIPE. */
-    sa.sa_handler = SIG_IGN;
-    if (sigaction(SIGPIPE, &sa, NULL) == -1)
-        return -1;
-    sa.sa_handler = on_stop;
-    sigemptyset(&stops);
-    sigaddset(&stops, SIGINT);
-    sigaddset(&stops, SIGTERM);
-    /* A blocked signal mask survives exec(): unblock, or Ctrl-C may not work. */
-    if (sigaction(SIGINT, &sa, NULL) == -1 || sigaction(SIGTERM, &sa, NULL) == -1
-        || sigprocmask(SIG_UNBLOCK, &stops, NULL) == -1)
-        return -1;
-    return 0;
 }
 
 int main(int argc, char *argv[])
@@ -278,8 +278,11 @@ int main(int argc, char *argv[])
     int status = parse_args(argc, argv, &address, &port);
     if (status != -1)
         return status;
-    if (install_signal_handlers() == -1) {
-        fprintf(stderr, "server: cannot set up signals: %s\n", strerror(errno));
+    /* A write to a connection already known to be broken raises SIGPIPE,
+     * which kills.  Ignored, send() fails with EPIPE, and we carry on.
+     * SIGINT and SIGTERM keep their default: the kernel closes our sockets. */
+    if (open_standard_fds() == -1 || signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+        fprintf(stderr, "server: cannot set up: %s\n", strerror(errno));
         return 1;
     }
     int listener = open_listener(address, port);
@@ -289,8 +292,6 @@ int main(int argc, char *argv[])
         struct sockaddr_storage addr;
         socklen_t len;
         int client = accept_client(listener, &addr, &len);
-        if (client == -1)
-            continue;
         if (log_address("Got a connection from", (struct sockaddr *)&addr, len) == -1)
             return 1;
         greet(client);
