@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# netns.sh - the pair across a real network hop, between two hosts made of
+# network namespaces (tests/hosts.sh): the server on host A, the client on
+# host B.  Each test is a short transcript of what B ran and what it printed.
+# Without root or ip it skips, visibly.  Every client run is bounded by
+# timeout; namespaces, links and B's hosts file are removed on the way out.
+set -u
+# shellcheck source=tests/lib.sh
+source "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/hosts.sh
+source tests/hosts.sh
+
+skip_all() { skip "two hosts: $1"; finish netns; exit; }
+[ "$(id -u)" -eq 0 ] || skip_all "network namespaces need root"
+command -v ip >/dev/null || skip_all "needs ip (iproute2)"
+hosts_up 2>"$work/hosts.err"
+case $? in
+0) ;;
+2) skip_all "cannot make a network namespace: $(cat "$work/hosts.err")" ;;
+*) fail "two_hosts_set_up: $(cat "$work/hosts.err")"; finish netns; exit ;;
+esac
+
+limit=15   # no client here has more than -t 4: a generous bound on each run
+printf 'Thank you for connecting\r\n' >"$work/greeting"
+
+# on_b CMD...: runs CMD on host B within $limit s and shows it as a transcript,
+# with what the server on A logged meanwhile; CMD's stdout is in $work/out,
+# its stderr in $work/err, its exit status in $status.
+logged_lines=0
+on_b() {
+    local shown_as='' arg
+    for arg; do [[ $arg == *' '* ]] && arg="'$arg'"; shown_as+=" $arg"; done
+    echo "    B \$$shown_as"
+    status=0
+    timeout "$limit" ip netns exec "$ns_b" "$@" >"$work/out" 2>"$work/err" ||
+        status=$?
+    tr -d '\r' <"$work/out" | cat - "$work/err" | sed 's/^/    /'
+    [ "$status" -eq 0 ] || echo "    (exit $status)"
+    [ -z "$server_pid" ] || { tail -n "+$((logged_lines + 1))" "$work/server.out" |
+        sed 's/^/    A: /'; logged_lines=$(wc -l <"$work/server.out"); }
+}
+# greeted [WHO]: CMD printed the greeting, exit 0; A logged a client WHO:PORT.
+greeted() {
+    [ "$status" -eq 0 ] && cmp -s "$work/greeting" "$work/out" &&
+        { [ $# -eq 0 ] || grep -Eq "^Got a connection from $1:[0-9]+\$" "$work/server.out"; }
+}
+# failed_with TEXT...: CMD printed nothing, said every TEXT on stderr, exit 1.
+failed_with() {
+    local text
+    [ "$status" -eq 1 ] && [ ! -s "$work/out" ] || return 1
+    for text; do grep -qF -- "$text" "$work/err" || return 1; done
+}
+verdict() { if "${@:2}"; then pass "$1"; else fail "$1"; fi; }
+
+# Nothing listens on host A yet.
+on_b ./client -t 3 192.0.2.1
+verdict client_in_b_is_refused_by_a_port_nothing_listens_on_in_a \
+    failed_with 'cannot connect to 192.0.2.1 port 9999: Connection refused'
+
+start_server ip netns exec "$ns_a" ./server 0 || { fail server_starts_in_a; finish netns; exit; }
+
+on_b ./client -t 3 192.0.2.1 "$port"
+verdict client_in_b_gets_greeting_from_a_over_ipv4_and_a_logs_b \
+    greeted '192\.0\.2\.2'
+
+on_b ./client -t 3 2001:db8::1 "$port"
+verdict client_in_b_gets_greeting_from_a_over_ipv6_and_a_logs_b \
+    greeted '\[2001:db8::2\]'
+
+# silent-first must start with an address that really is silent, or the
+# next test would prove nothing.  glibc sorts a name's addresses by RFC 6724,
+# which puts IPv6 first unless /etc/gai.conf says otherwise.
+on_b ./client -t 1 2001:db8:1::7 "$port"
+failed_with 'timed out after 1 s' && silent=yes || silent=no
+on_b getent ahosts silent-first
+first=$(awk 'NR == 1 { print $1 }' "$work/out")
+verdict silent_first_starts_with_an_address_that_times_out \
+    [ "$silent $first" = "yes 2001:db8:1::7" ]
+
+on_b ./client -t 4 silent-first "$port"
+verdict client_gets_greeting_from_second_address_when_first_is_silent \
+    greeted '192\.0\.2\.2'
+
+on_b ./client -t 2 all-silent "$port"
+verdict client_gives_up_in_time_when_every_address_is_silent failed_with \
+    "cannot connect to all-silent port $port: timed out after 2 s"
+
+on_b ./client -t 3 no-such-host.invalid "$port"
+verdict client_in_b_cannot_find_a_name_unknown_there \
+    failed_with "client: cannot find host 'no-such-host.invalid': "
+
+# B with a name of its own (a UTS namespace) that its hosts file lacks.
+on_b unshare --uts sh -c 'hostname host-b && exec ./client -t 3'
+verdict client_suggests_localhost_when_this_machines_name_is_unknown \
+    failed_with "cannot find host 'host-b': " \
+    "(that is this machine's own name: try ./client localhost)"
+
+finish netns
