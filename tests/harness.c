@@ -1,295 +1,227 @@
 /* harness.c - see harness.h. */
 #include "harness.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <cmocka.h>
 
-#define MAX_CHILDREN 512
-#define MAX_ARGS 64
+#define MAX_CHILDREN 64
 
 static pid_t children[MAX_CHILDREN];
 
-static void remember(pid_t pid)
-{
-    static int registered;
-    if (!registered) {
-        atexit(harness_cleanup);
-        registered = 1;
-    }
-    for (int i = 0; i < MAX_CHILDREN; i++)
-        if (children[i] == 0) {
-            children[i] = pid;
-            return;
-        }
-}
-
-static void forget(pid_t pid)
-{
-    for (int i = 0; i < MAX_CHILDREN; i++)
-        if (children[i] == pid)
-            children[i] = 0;
-}
-
-void harness_cleanup(void)
+static void kill_children(void)
 {
     for (int i = 0; i < MAX_CHILDREN; i++)
         if (children[i] > 0) {
             kill(children[i], SIGKILL);
-            while (waitpid(children[i], NULL, 0) == -1 && errno == EINTR)
-                ;
-            children[i] = 0;
+            waitpid(children[i], NULL, 0);
         }
 }
 
-static void on_guard(int sig)
-{
-    (void)sig;
-    static const char msg[] = "harness: the test ran past its time limit\n";
-    for (int i = 0; i < MAX_CHILDREN; i++)
-        if (children[i] > 0)
-            kill(children[i], SIGKILL);
-    ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
-    (void)ignored;
-    _exit(1);
-}
-
-void harness_guard(unsigned seconds)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sigemptyset(&sa.sa_mask);
-    sa.sa_handler = on_guard;
-    sigaction(SIGALRM, &sa, NULL);
-    /* A child that dies while a test writes to it must fail the write, not the run. */
-    signal(SIGPIPE, SIG_IGN);
-    alarm((unsigned)scaled_ms((int)seconds * 1000) / 1000);
-}
-
-int scaled_ms(int ms)
+int scaled(int ms)
 {
     const char *scale = getenv("TIME_SCALE");
-    int k = scale != NULL ? atoi(scale) : 1;
-    return ms * (k > 0 ? k : 1);
+    return scale != NULL && atoi(scale) > 0 ? ms * atoi(scale) : ms;
 }
 
-static long now_ms(void)
+long long now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000LL + t.tv_nsec / 1000000;
 }
 
-/* Waits until fd is readable or the deadline passes: 1, 0 (timeout), -1. */
-static int wait_readable(int fd, long deadline)
+static void in_child(int out[2], int err[2], char *argv[], int how)
 {
-    for (;;) {
-        long left = deadline - now_ms();
-        if (left <= 0)
-            return 0;
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int rc = poll(&pfd, 1, (int)left);
-        if (rc == -1 && errno == EINTR)
-            continue;
-        return rc > 0 ? 1 : rc;
-    }
-}
-
-static int spawn(struct proc *p, char *const argv[])
-{
-    int out[2], err[2];
-    if (pipe(out) == -1)
-        return -1;
-    if (pipe(err) == -1) {
-        close(out[0]);
-        close(out[1]);
-        return -1;
-    }
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == -1)
-        return -1;
-    if (pid == 0) {
-        int null = open("/dev/null", O_RDONLY);
-        if (null == -1 || dup2(null, 0) == -1 || dup2(out[1], 1) == -1 ||
-            dup2(err[1], 2) == -1)
-            _exit(127);
-        close(out[0]);
-        close(err[0]);
-        close(out[1]);
-        close(err[1]);
-        close(null);
-        signal(SIGPIPE, SIG_DFL);
-        signal(SIGALRM, SIG_DFL);
-        execvp(argv[0], argv);
-        fprintf(stderr, "harness: cannot run %s: %s\n", argv[0], strerror(errno));
+    int null = open("/dev/null", O_RDONLY);
+    if (null == -1 || dup2(null, 0) == -1 || dup2(out[1], 1) == -1 ||
+        dup2(err[1], 2) == -1)
         _exit(127);
+    for (int fd = 3; fd < 64; fd++)
+        close(fd);
+    if (how & CLOSE_STDOUT)
+        close(1);
+    if (how & CLOSE_STDERR)
+        close(2);
+    signal(SIGINT, how & IGNORE_SIGINT ? SIG_IGN : SIG_DFL);
+    signal(SIGPIPE, SIG_DFL);
+    execvp(argv[0], argv);
+    _exit(127);
+}
+
+int start(struct proc *p, const char *program, const char *const args[], int how)
+{
+    static char path[4096], under[1024];
+    char *argv[64];
+    int n = 0, fds[4] = { -1, -1, -1, -1 }, *out = fds, *err = fds + 2;
+    const char *run_under = getenv("RUN_UNDER"), *dir = getenv("PAIR_DIR");
+    snprintf(under, sizeof under, "%s", run_under ? run_under : "");
+    for (char *word = strtok(under, " "); word && n < 32; word = strtok(NULL, " "))
+        argv[n++] = word;
+    snprintf(path, sizeof path, "%s/%s", dir ? dir : ".", program);
+    argv[n++] = path;
+    for (int i = 0; args[i] != NULL && n < 63; i++)
+        argv[n++] = (char *)args[i];
+    argv[n] = NULL;
+    fflush(NULL);  /* or the child would print our buffered output again */
+    if (pipe(out) == -1 || pipe(err) == -1 || (p->pid = fork()) == -1) {
+        for (int i = 0; i < 4; i++)
+            if (fds[i] != -1)
+                close(fds[i]);
+        return -1;
     }
+    if (p->pid == 0)
+        in_child(out, err, argv, how);
     close(out[1]);
     close(err[1]);
-    p->pid = pid;
     p->out = out[0];
     p->err = err[0];
-    remember(pid);
+    for (int i = 0; i < MAX_CHILDREN; i++)
+        if (children[i] == 0) {
+            children[i] = p->pid;
+            break;
+        }
+    static int registered;
+    if (!registered++)
+        atexit(kill_children);
     return 0;
 }
 
-int proc_start(struct proc *p, const char *program, const char *const args[])
+int finish(struct proc *p, int ms)
 {
-    static char path[4096], under[1024];
-    char *argv[MAX_ARGS];
-    int n = 0;
-    const char *run_under = getenv("RUN_UNDER");
-    if (run_under != NULL && *run_under != '\0') {
-        snprintf(under, sizeof under, "%s", run_under);
-        for (char *w = strtok(under, " "); w != NULL && n < MAX_ARGS - 2; w = strtok(NULL, " "))
-            argv[n++] = w;
-    }
-    const char *dir = getenv("PAIR_DIR");
-    snprintf(path, sizeof path, "%s/%s", dir != NULL && *dir ? dir : ".", program);
-    argv[n++] = path;
-    for (int i = 0; args != NULL && args[i] != NULL && n < MAX_ARGS - 1; i++)
-        argv[n++] = (char *)args[i];
-    argv[n] = NULL;
-    return spawn(p, argv);
-}
-
-int proc_start_raw(struct proc *p, const char *const argv[])
-{
-    return spawn(p, (char *const *)argv);
-}
-
-ssize_t read_line(int fd, char *buf, size_t size, int ms)
-{
-    long deadline = now_ms() + ms;
-    size_t len = 0;
-    while (len + 1 < size) {
-        if (wait_readable(fd, deadline) != 1)
-            return -1;
-        char c;
-        ssize_t n = read(fd, &c, 1);
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        if (c == '\n') {
-            buf[len] = '\0';
-            return (ssize_t)len;
-        }
-        buf[len++] = c;
-    }
-    buf[len] = '\0';
-    return (ssize_t)len;
-}
-
-ssize_t read_all(int fd, char *buf, size_t size, int ms)
-{
-    long deadline = now_ms() + ms;
-    size_t len = 0;
-    while (len < size) {
-        if (wait_readable(fd, deadline) != 1)
-            break;
-        ssize_t n = read(fd, buf + len, size - len);
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    if (len < size)
-        buf[len] = '\0';
-    return (ssize_t)len;
-}
-
-static void close_pipes(struct proc *p)
-{
-    if (p->out != -1)
-        close(p->out);
-    if (p->err != -1)
-        close(p->err);
-    p->out = p->err = -1;
-}
-
-int proc_wait(struct proc *p, int ms)
-{
-    long deadline = now_ms() + ms;
     int status;
-    for (;;) {
-        pid_t r = waitpid(p->pid, &status, WNOHANG);
-        if (r == p->pid)
+    long long deadline = now_ms() + scaled(ms);
+    pid_t done;
+    while ((done = waitpid(p->pid, &status, WNOHANG)) == 0 && now_ms() < deadline)
+        poll(NULL, 0, 10);
+    if (done == 0) {
+        kill(p->pid, SIGKILL);
+        waitpid(p->pid, &status, 0);
+    }
+    for (int i = 0; i < MAX_CHILDREN; i++)
+        if (children[i] == p->pid)
+            children[i] = 0;
+    close(p->out);
+    close(p->err);
+    if (done == 0)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+size_t read_for(int fd, char *buf, size_t size, int ms, int one_line)
+{
+    size_t got = 0;
+    long long deadline = now_ms() + scaled(ms);
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    while (got + 1 < size && now_ms() < deadline &&
+           poll(&pfd, 1, (int)(deadline - now_ms())) == 1) {
+        ssize_t n = read(fd, buf + got, one_line ? 1 : size - 1 - got);
+        if (n <= 0)
             break;
-        if (r == -1 && errno != EINTR) {
-            close_pipes(p);
-            return PROC_TIMEOUT;
-        }
-        if (now_ms() >= deadline) {
-            kill(p->pid, SIGKILL);
-            while (waitpid(p->pid, &status, 0) == -1 && errno == EINTR)
-                ;
-            forget(p->pid);
-            close_pipes(p);
-            return PROC_TIMEOUT;
-        }
-        struct timespec pause = {0, 2 * 1000 * 1000};
-        nanosleep(&pause, NULL);
+        got += (size_t)n;
+        if (one_line && buf[got - 1] == '\n')
+            break;
     }
-    forget(p->pid);
-    close_pipes(p);
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status);
-    return PROC_SIGNALLED(WTERMSIG(status));
+    buf[got] = '\0';
+    return got;
 }
 
-int proc_stop(struct proc *p, int sig, int ms)
+int start_server(struct proc *p, const char *const args[])
 {
-    kill(p->pid, sig);
-    return proc_wait(p, ms);
-}
-
-int server_start(struct proc *p, const char *address)
-{
-    const char *args[] = {"-b", address, "0", NULL};
     char line[256];
-    if (proc_start(p, "server", args) == -1)
+    const char *colon;
+    if (start(p, "server", args, 0) == -1)
         return -1;
-    if (read_line(p->out, line, sizeof line, scaled_ms(5000)) < 0 ||
-        strncmp(line, "Listening on ", 13) != 0) {
-        proc_stop(p, SIGKILL, scaled_ms(5000));
+    read_for(p->out, line, sizeof line, 5000, 1);
+    if (strncmp(line, "Listening on ", 13) != 0 || (colon = strrchr(line, ':')) == NULL) {
+        read_for(p->err, line, sizeof line, 100, 0);
+        print_error("server did not start: %s\n", line);
+        finish(p, 0);
         return -1;
     }
-    const char *colon = strrchr(line, ':');
-    return colon != NULL ? atoi(colon + 1) : -1;
+    return atoi(colon + 1);
 }
 
-int client_run(const char *const args[], char *out, size_t out_size,
-               size_t *out_len, char *err, size_t err_size, int ms)
+int run_client(const char *const args[], char *out, size_t out_size,
+               char *err, size_t err_size)
 {
     struct proc p;
-    if (proc_start(&p, "client", args) == -1)
-        return PROC_TIMEOUT;
-    ssize_t n = read_all(p.out, out, out_size - 1, ms);
-    out[n < 0 ? 0 : n] = '\0';
-    if (out_len != NULL)
-        *out_len = n < 0 ? 0 : (size_t)n;
-    ssize_t e = read_all(p.err, err, err_size - 1, ms);
-    err[e < 0 ? 0 : e] = '\0';
-    return proc_wait(&p, ms);
+    if (start(&p, "client", args, 0) == -1)
+        return -1;
+    read_for(p.out, out, out_size, 10000, 0);
+    read_for(p.err, err, err_size, 1000, 0);
+    return finish(&p, 1000);
 }
 
-const char *args_text(const char *const args[])
+static socklen_t loopback(const char *address, int port, struct sockaddr_storage *ss)
 {
-    static char text[512];
-    size_t len = 0;
-    text[0] = '\0';
-    for (int i = 0; args[i] != NULL && len < sizeof text; i++)
-        len += (size_t)snprintf(text + len, sizeof text - len, "%s'%s'",
-                                i ? " " : "", args[i]);
-    return text;
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+    memset(ss, 0, sizeof *ss);
+    if (inet_pton(AF_INET, address, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((unsigned short)port);
+        return sizeof *v4;
+    }
+    assert_int_equal(inet_pton(AF_INET6, address, &v6->sin6_addr), 1);
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons((unsigned short)port);
+    return sizeof *v6;
+}
+
+int tcp_connect(const char *address, int port)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = loopback(address, port, &ss);
+    int fd = socket(ss.ss_family, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    if (connect(fd, (struct sockaddr *)&ss, len) == -1)
+        fail_msg("connect to %s port %d: %s", address, port, strerror(errno));
+    return fd;
+}
+
+int tcp_listen(const char *address, int *port)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = loopback(address, 0, &ss);
+    int fd = socket(ss.ss_family, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&ss, len), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
+    *port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                          : ((struct sockaddr_in6 *)&ss)->sin6_port);
+    return fd;
+}
+
+int free_port(const char *address)
+{
+    int port, fd = tcp_listen(address, &port);
+    close(fd);
+    return port;
+}
+
+int have_ipv6(void)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = loopback("::1", 0, &ss);
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+    int ok = fd >= 0 && bind(fd, (struct sockaddr *)&ss, len) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
 }
