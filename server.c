@@ -25,8 +25,8 @@
 #ifndef BACKLOG
 #define BACKLOG 128       /* the lesson's 5 overflows in a burst (README) */
 #endif
-#define DRAIN_READS 5     /* a client that spoke first: at most 5 reads ... */
-#define DRAIN_WAIT_MS 100 /* ... each waiting at most 0.1 s for more */
+#define DRAIN_READS 5     /* before hanging up: at most 5 reads ... */
+#define DRAIN_WAIT_MS 100 /* ... each waiting at most 0.1 s */
 
 static const char GREETING[] = "Thank you for connecting\r\n";
 
@@ -241,33 +241,32 @@ static int send_all(int fd, const char *buf, size_t len)
     return 0;
 }
 
-/* Reads and throws away what a client sent, until it hangs up, falls
- * silent for DRAIN_WAIT_MS, or DRAIN_READS reads have gone by.  A client
- * that sent nothing costs one poll() that returns at once.  We serve one
- * client at a time, so the wait must stay short: a client that never stops
- * talking must not keep the next one waiting. */
-static void discard_input(int client)
+/* Reads and throws away what the client sends until it hangs up too.  We
+ * serve one client at a time, so we wait only briefly: never past
+ * DRAIN_WAIT_MS of silence or DRAIN_READS reads, and not at all once the
+ * next client is waiting in the listener's queue. */
+static void drain(int listener, int client)
 {
     char junk[16384];
-    struct pollfd pfd = { .fd = client, .events = POLLIN };
-    int wait_ms = 0;  /* the first look: has it sent anything at all? */
-    for (int reads = 0; reads < DRAIN_READS; reads++) {
-        if (poll(&pfd, 1, wait_ms) != 1 || recv(client, junk, sizeof junk, 0) <= 0)
-            return;   /* silent, hung up, or gone */
-        wait_ms = DRAIN_WAIT_MS;
-    }
+    struct pollfd fds[2] = { { .fd = client, .events = POLLIN },
+                             { .fd = listener, .events = POLLIN } };
+    for (int reads = 0; reads < DRAIN_READS; reads++)
+        if (poll(fds, 2, DRAIN_WAIT_MS) < 1 || fds[0].revents == 0 ||
+            recv(client, junk, sizeof junk, 0) <= 0)
+            return;  /* silent, someone else waits, it hung up, or it is gone */
 }
 
 /* Greets one client and hangs up.  close() with unread bytes sends a RST,
  * not a FIN, and a RST can make the client drop the greeting.  Clients that
- * speak first (curl, telnet, nc) leave such bytes.  So: send our FIN at once
- * with shutdown(), read what the client sent, and only then close(). */
-static void greet(int client)
+ * speak first (curl, telnet, nc) leave such bytes, sometimes late.  So: send
+ * our FIN at once with shutdown(), read what the client sends until it
+ * closes its end, and only then close(). */
+static void greet(int listener, int client)
 {
     if (send_all(client, GREETING, sizeof GREETING - 1) == -1)
         fprintf(stderr, "server: send: %s\n", strerror(errno));
     else if (shutdown(client, SHUT_WR) == 0)  /* fails only if it is gone */
-        discard_input(client);
+        drain(listener, client);
     if (close(client) == -1)
         fprintf(stderr, "server: close: %s\n", strerror(errno));
 }
@@ -294,6 +293,6 @@ int main(int argc, char *argv[])
         int client = accept_client(listener, &addr, &len);
         if (log_address("Got a connection from", (struct sockaddr *)&addr, len) == -1)
             return 1;
-        greet(client);
+        greet(listener, client);
     }
 }
