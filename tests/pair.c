@@ -91,8 +91,10 @@ static void test_server_greets_ipv4_and_ipv6_clients_and_logs_each(void **state)
     expect_greeting_then_eof(fd);
     expect_line(server.out, "Got a connection from 127.0.0.1:%d\n", local_port(fd));
     close(fd);
-    if (!have_ipv6())
+    if (!have_ipv6()) {
+        print_message("    SKIP the IPv6 client: no ::1 on this machine\n");
         skip();
+    }
     fd = tcp_connect("::1", port);
     expect_greeting_then_eof(fd);
     expect_line(server.out, "Got a connection from [::1]:%d\n", local_port(fd));
@@ -105,6 +107,8 @@ static void test_clients_that_speak_first_get_the_greeting_then_eof(void **state
     static char request[4000];
     const size_t sizes[] = { 1, 18, sizeof request };
     memset(request, 'x', sizeof request);
+    if (!have_ipv6())
+        print_message("    SKIP the IPv6 clients: no ::1 on this machine\n");
     for (int v6 = 0; v6 <= have_ipv6(); v6++)
         for (int later = 0; later <= 1; later++)
             for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
