@@ -1,16 +1,17 @@
 /*
  * bare.c - the least a correct greeting server can be, as a yardstick.
  *
- * The benchmark runs ./server and this under the same load: whatever
- * ./server costs beyond this loop (its log line, the address formatting,
- * the signal handling) shows up as the difference.  No log, nothing that
- * isn't needed to be correct: SO_REUSEADDR, the same backlog as ./server,
- * SIGPIPE ignored, every byte sent, accept errors that would spin slowed.
+ *     usage: bare [-l] [-b ADDRESS] [PORT]     (PORT default 9999, 0: any)
  *
- *     usage: bare [-b ADDRESS] [PORT]      (PORT default 9999, 0: any)
+ * accept, send every byte, close; SO_REUSEADDR, ./server's backlog, SIGPIPE
+ * ignored, and a pause after an accept error that would spin.  Nothing else.
+ * With -l it also logs every client as ./server does, with the same code:
+ * getnameinfo, "::ffff:" stripped, printf and fflush of "Got a connection
+ * from ADDR:PORT" before the greeting.  A logging server is judged against
+ * bare -l: what it costs beyond that is its own doing.
  *
- * Prints "Listening on ADDRESS:PORT" once, as ./server does, so a script
- * can find the port the kernel picked.  Stop it with SIGTERM or SIGINT.
+ * Prints "Listening on ADDR:PORT" first, as ./server does, so a script can
+ * find the port the kernel picked.  Stop it with SIGTERM or SIGINT.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -20,66 +21,21 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define BACKLOG 128   /* as in ./server */
-
 static const char GREETING[] = "Thank you for connecting\r\n";
 
-static int send_all(int fd, const char *buf, size_t len)
+/* As ./server's log_address: "127.0.0.1:9999" or "[::1]:9999". */
+static int log_address(const char *what, const struct sockaddr *sa,
+                       socklen_t len)
 {
-    while (len > 0) {
-        ssize_t n = send(fd, buf, len, 0);
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == -1)
-            return -1;
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int listen_on(const char *address, const char *port)
-{
-    struct addrinfo hints, *ai;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    int rc = getaddrinfo(address, port, &hints, &ai);
-    if (rc != 0) {
-        fprintf(stderr, "bare: %s: %s\n", address ? address : "(any)",
-                gai_strerror(rc));
-        return -1;
-    }
-    int on = 1;
-    int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-    if (fd == -1 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1 ||
-        bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
-        listen(fd, BACKLOG) == -1) {
-        perror("bare: cannot listen");
-        freeaddrinfo(ai);
-        return -1;
-    }
-    freeaddrinfo(ai);
-    return fd;
-}
-
-static int announce(int fd)
-{
-    struct sockaddr_storage addr;
-    socklen_t len = sizeof addr;
     char host[128], port[8];
-    if (getsockname(fd, (struct sockaddr *)&addr, &len) == -1 ||
-        getnameinfo((struct sockaddr *)&addr, len, host, sizeof host, port,
-                    sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-        fprintf(stderr, "bare: cannot tell the address it listens on\n");
-        return -1;
-    }
-    int v6 = strchr(host, ':') != NULL;
-    if (printf("Listening on %s%s%s:%s\n", v6 ? "[" : "", host, v6 ? "]" : "",
-               port) < 0 ||
-        fflush(stdout) == EOF) {
+    if (getnameinfo(sa, len, host, sizeof host, port, sizeof port,
+                    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+        host[0] = port[0] = '\0';
+    const char *shown = strncmp(host, "::ffff:", 7) == 0 &&
+                        strchr(host, '.') != NULL ? host + 7 : host;
+    int v6 = strchr(shown, ':') != NULL;
+    if (printf("%s %s%s%s:%s\n", what, v6 ? "[" : "", shown, v6 ? "]" : "",
+               port) < 0 || fflush(stdout) == EOF) {
         perror("bare: stdout");
         return -1;
     }
@@ -89,25 +45,47 @@ static int announce(int fd)
 int main(int argc, char *argv[])
 {
     const char *address = NULL, *port = "9999";
-    int opt;
-    while ((opt = getopt(argc, argv, "b:")) != -1) {
-        if (opt != 'b') {
-            fprintf(stderr, "usage: bare [-b ADDRESS] [PORT]\n");
+    int opt, log = 0, on = 1;
+    while ((opt = getopt(argc, argv, "lb:")) != -1) {
+        if (opt == 'l') {
+            log = 1;
+        } else if (opt == 'b') {
+            address = optarg;
+        } else {
+            fprintf(stderr, "usage: bare [-l] [-b ADDRESS] [PORT]\n");
             return 2;
         }
-        address = optarg;
     }
     if (optind < argc)
         port = argv[optind];
-    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
-        perror("bare: signal");
+    signal(SIGPIPE, SIG_IGN);
+
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *ai;
+    int rc = getaddrinfo(address, port, &hints, &ai);
+    if (rc != 0) {
+        fprintf(stderr, "bare: %s: %s\n", address ? address : "(any)",
+                gai_strerror(rc));
         return 1;
     }
-    int listener = listen_on(address, port);
-    if (listener == -1 || announce(listener) == -1)
+    int listener = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+    if (listener == -1 ||
+        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1 ||
+        bind(listener, ai->ai_addr, ai->ai_addrlen) == -1 ||
+        listen(listener, 128) == -1) {  /* ./server's BACKLOG */
+        perror("bare: cannot listen");
+        return 1;
+    }
+    freeaddrinfo(ai);
+
+    struct sockaddr_storage addr;
+    socklen_t len = sizeof addr;
+    if (getsockname(listener, (struct sockaddr *)&addr, &len) == -1 ||
+        log_address("Listening on", (struct sockaddr *)&addr, len) == -1)
         return 1;
     for (;;) {
-        int client = accept(listener, NULL, NULL);
+        len = sizeof addr;
+        int client = accept(listener, (struct sockaddr *)&addr, &len);
         if (client == -1) {
             if (errno != EINTR && errno != ECONNABORTED) {
                 perror("bare: accept");  /* EMFILE and the like: don't spin */
@@ -115,8 +93,21 @@ int main(int argc, char *argv[])
             }
             continue;
         }
-        /* A client that left early is its own problem: no log, just close. */
-        (void)send_all(client, GREETING, sizeof GREETING - 1);
+        if (log && log_address("Got a connection from",
+                               (struct sockaddr *)&addr, len) == -1)
+            return 1;
+        /* A client that left early is its own problem: just close. */
+        const char *p = GREETING;
+        size_t left = sizeof GREETING - 1;
+        while (left > 0) {
+            ssize_t n = send(client, p, left, 0);
+            if (n == -1 && errno == EINTR)
+                continue;
+            if (n == -1)
+                break;
+            p += n;
+            left -= (size_t)n;
+        }
         if (close(client) == -1)
             perror("bare: close");
     }
