@@ -6,7 +6,8 @@
 #   start_server CMD...   runs CMD (./server 0, or ip netns exec NS ./server 0)
 #                         in the background, its stdout in $work/server.out;
 #                         waits for "Listening on" and sets $server_pid, $port
-#   stop_server [SIG]     sends SIG (default TERM), waits, sets $server_status
+#   stop_server [SIG]     sends SIG (default TERM), waits, sets $server_status;
+#                         under a wrapper (strace), SIG goes to the server too
 #   wait_until TENTHS CMD...  retries CMD every 0.1 s, TENTHS times at most
 #   pass/fail/skip NAME   counts a result;  finish SUITE  prints the totals
 #   at_exit FUNCTION      runs FUNCTION on the way out, after the server is killed
@@ -16,7 +17,7 @@ server_pid='' port='' server_status='' passed=0 failed=0 skipped=0 exit_hooks=()
 
 cleanup() {
     local status=$? hook
-    [ -z "$server_pid" ] || { kill -KILL "$server_pid"; wait "$server_pid"; } 2>/dev/null
+    [ -z "$server_pid" ] || { signal_server KILL; wait "$server_pid"; } 2>/dev/null || :
     for hook in ${exit_hooks[@]+"${exit_hooks[@]}"}; do "$hook"; done
     rm -rf "$work"
     exit "$status"
@@ -39,7 +40,8 @@ wait_until() {
 
 start_server() {
     : >"$work/server.out"
-    "$@" >"$work/server.out" 2>"$work/server.err" &
+    # A script's background job ignores SIGINT: undone, as Ctrl-C would find it.
+    (trap - INT; exec "$@") >"$work/server.out" 2>"$work/server.err" &
     server_pid=$!
     wait_until 50 grep -q '^Listening on' "$work/server.out" || {
         echo "cannot start $*: $(cat "$work/server.err")" >&2
@@ -48,8 +50,12 @@ start_server() {
     port=$(sed -n 's/^Listening on .*:\([0-9]*\)$/\1/p' "$work/server.out")
 }
 
+# signal_server SIG: to the server, and to its child if CMD was a wrapper:
+# strace blocks most signals, and if killed leaves the server running.
+signal_server() { pkill -"$1" -P "$server_pid"; kill -"$1" "$server_pid"; }
+
 stop_server() {
-    kill -"${1:-TERM}" "$server_pid" 2>/dev/null
+    signal_server "${1:-TERM}" 2>/dev/null || :
     server_status=0
     wait "$server_pid" || server_status=$?
     server_pid=''
