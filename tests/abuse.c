@@ -23,15 +23,14 @@ static int port;
 static int start_server_on_loopback(void **state)
 {
     (void)state;
-    port = start_server(&server, ARGS("-b", "127.0.0.1", "0"));
+    port = start_server(&server, ARGS("-b", "127.0.0.1", "0"), 0);
     return port > 0 ? 0 : -1;
 }
 
 static int stop_server(void **state)
 {
     (void)state;
-    kill(server.pid, SIGTERM);
-    return finish(&server, 5000) == 128 + SIGTERM ? 0 : -1;
+    return stop(&server, SIGTERM) == 128 + SIGTERM ? 0 : -1;
 }
 
 static void expect_greeting(void)

@@ -140,11 +140,17 @@ size_t read_for(int fd, char *buf, size_t size, int ms, int one_line)
     return got;
 }
 
-int start_server(struct proc *p, const char *const args[])
+int stop(struct proc *p, int sig)
+{
+    kill(p->pid, sig);
+    return finish(p, 2000);
+}
+
+int start_server(struct proc *p, const char *const args[], int how)
 {
     char line[256];
     const char *colon;
-    if (start(p, "server", args, 0) == -1)
+    if (start(p, "server", args, how) == -1)
         return -1;
     read_for(p->out, line, sizeof line, 5000, 1);
     if (strncmp(line, "Listening on ", 13) != 0 || (colon = strrchr(line, ':')) == NULL) {

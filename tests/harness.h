@@ -33,9 +33,12 @@ int start(struct proc *p, const char *program, const char *const args[], int how
  * 128 + the signal that ended it (as a shell does), or -1 at the deadline. */
 int finish(struct proc *p, int ms);
 
+/* Sends sig, then finish(p, 2000). */
+int stop(struct proc *p, int sig);
+
 /* Starts ./server with args and reads its "Listening on" line: returns the
  * port, or -1. */
-int start_server(struct proc *p, const char *const args[]);
+int start_server(struct proc *p, const char *const args[], int how);
 
 /* Reads into buf (NUL-ended) until EOF, a full buffer, a line end if
  * one_line, or ms.  Returns the count. */

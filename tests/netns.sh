@@ -25,15 +25,17 @@ printf 'Thank you for connecting\r\n' >"$work/greeting"
 
 # on_b CMD...: runs CMD on host B within $limit s and shows it as a transcript,
 # with what the server on A logged meanwhile; CMD's stdout is in $work/out,
-# its stderr in $work/err, its exit status in $status.
+# its stderr in $work/err, its exit status in $status, how long it took (ms)
+# in $took.
 logged_lines=0
 on_b() {
-    local shown_as='' arg
+    local shown_as='' arg began
     for arg; do [[ $arg == *' '* ]] && arg="'$arg'"; shown_as+=" $arg"; done
     echo "    B \$$shown_as"
-    status=0
+    status=0 began=$(date +%s%N)
     timeout "$limit" ip netns exec "$ns_b" "$@" >"$work/out" 2>"$work/err" ||
         status=$?
+    took=$((($(date +%s%N) - began) / 1000000))
     tr -d '\r' <"$work/out" | cat - "$work/err" | sed 's/^/    /'
     [ "$status" -eq 0 ] || echo "    (exit $status)"
     [ -z "$server_pid" ] || { tail -n "+$((logged_lines + 1))" "$work/server.out" |
@@ -77,9 +79,13 @@ first=$(awk 'NR == 1 { print $1 }' "$work/out")
 verdict silent_first_starts_with_an_address_that_times_out \
     [ "$silent $first" = "yes 2001:db8:1::7" ]
 
+# Two addresses, so the silent one gets half of -t: the working one is
+# reached with about half the time still left, not at the deadline.
 on_b ./client -t 4 silent-first "$port"
 verdict client_gets_greeting_from_second_address_when_first_is_silent \
     greeted '192\.0\.2\.2'
+verdict client_gives_the_silent_address_only_its_share_of_the_time \
+    [ "$took" -lt 3000 ]
 
 on_b ./client -t 2 all-silent "$port"
 verdict client_gives_up_in_time_when_every_address_is_silent failed_with \

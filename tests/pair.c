@@ -27,15 +27,14 @@ static int port;
 static int start_dual_stack_server(void **state)
 {
     (void)state;
-    port = start_server(&server, ARGS("0"));
+    port = start_server(&server, ARGS("0"), 0);
     return port > 0 ? 0 : -1;
 }
 
 static int stop_server(void **state)
 {
     (void)state;
-    kill(server.pid, SIGTERM);
-    return finish(&server, 2000) == 128 + SIGTERM ? 0 : -1;
+    return stop(&server, SIGTERM) == 128 + SIGTERM ? 0 : -1;
 }
 
 /* Reads what fd receives until the server's FIN: it must be the greeting. */
@@ -179,28 +178,22 @@ static void test_sigint_and_sigterm_end_the_server_by_their_default_action(void 
 {
     (void)state;
     struct proc p;
-    assert_true(start_server(&p, ARGS("-b", "127.0.0.1", "0")) > 0);
-    kill(p.pid, SIGINT);
-    assert_int_equal(finish(&p, 2000), 128 + SIGINT);
-    assert_true(start_server(&p, ARGS("-b", "127.0.0.1", "0")) > 0);
-    kill(p.pid, SIGTERM);
-    assert_int_equal(finish(&p, 2000), 128 + SIGTERM);
+    assert_true(start_server(&p, ARGS("-b", "127.0.0.1", "0"), 0) > 0);
+    assert_int_equal(stop(&p, SIGINT), 128 + SIGINT);
+    assert_true(start_server(&p, ARGS("-b", "127.0.0.1", "0"), 0) > 0);
+    assert_int_equal(stop(&p, SIGTERM), 128 + SIGTERM);
 }
 
 static void test_sigint_ignored_by_the_parent_stays_ignored(void **state)
 {
     (void)state;
     struct proc p;
-    char line[256];
-    assert_int_equal(start(&p, "server", ARGS("-b", "127.0.0.1", "0"), IGNORE_SIGINT), 0);
-    int listening = (int)read_for(p.out, line, sizeof line, 5000, 1);
-    assert_true(listening > 0);
+    int here = start_server(&p, ARGS("-b", "127.0.0.1", "0"), IGNORE_SIGINT);
     kill(p.pid, SIGINT);
-    int fd = tcp_connect("127.0.0.1", atoi(strrchr(line, ':') + 1));
+    int fd = tcp_connect("127.0.0.1", here);
     expect_greeting_then_eof(fd);
     close(fd);
-    kill(p.pid, SIGTERM);
-    assert_int_equal(finish(&p, 2000), 128 + SIGTERM);
+    assert_int_equal(stop(&p, SIGTERM), 128 + SIGTERM);
 }
 
 static void test_server_restarts_at_once_on_the_port_it_just_served(void **state)
@@ -208,20 +201,18 @@ static void test_server_restarts_at_once_on_the_port_it_just_served(void **state
     (void)state;
     struct proc p;
     char here[8];
-    int served = start_server(&p, ARGS("-b", "127.0.0.1", "0"));
+    int served = start_server(&p, ARGS("-b", "127.0.0.1", "0"), 0);
     for (int i = 0; i < 3; i++) {  /* each leaves a connection in TIME_WAIT */
         int fd = tcp_connect("127.0.0.1", served);
         expect_greeting_then_eof(fd);
         close(fd);
     }
-    kill(p.pid, SIGTERM);
-    finish(&p, 2000);
+    stop(&p, SIGTERM);
     if (!held_by_time_wait(served))
         skip();
     snprintf(here, sizeof here, "%d", served);
-    assert_int_equal(start_server(&p, ARGS("-b", "127.0.0.1", here)), served);
-    kill(p.pid, SIGTERM);
-    finish(&p, 2000);
+    assert_int_equal(start_server(&p, ARGS("-b", "127.0.0.1", here), 0), served);
+    stop(&p, SIGTERM);
 }
 
 static void test_busy_port_hint_names_time_wait_left_by_another_program(void **state)
@@ -269,8 +260,7 @@ static void test_server_with_stdout_closed_still_serves(void **state)
     assert_true(fd >= 0);
     expect_greeting_then_eof(fd);
     close(fd);
-    kill(p.pid, SIGTERM);
-    assert_int_equal(finish(&p, 2000), 128 + SIGTERM);
+    assert_int_equal(stop(&p, SIGTERM), 128 + SIGTERM);
 }
 
 /* ---- ./client against scripted servers ---- */
