@@ -218,8 +218,7 @@ static int accept_client(int listener, struct sockaddr_storage *addr,
             return client;
         if (errno == EINTR || errno == ECONNABORTED)  /* BSD: it gave up */
             continue;
-        /* EMFILE, ENFILE: the client stays queued, so trying again at once
-         * would spin.  Say so and give the system a second. */
+        /* EMFILE, ENFILE: the client stays queued; retrying at once would spin. */
         fprintf(stderr, "server: accept: %s (trying again in 1 s)\n",
                 strerror(errno));
         sleep(1);
@@ -256,16 +255,15 @@ static void drain(int listener, int client)
             return;  /* silent, someone else waits, it hung up, or it is gone */
 }
 
-/* Greets one client and hangs up.  close() with unread bytes sends a RST,
- * not a FIN, and a RST can make the client drop the greeting.  Clients that
- * speak first (curl, telnet, nc) leave such bytes, sometimes late.  So: send
- * our FIN at once with shutdown(), read what the client sends until it
- * closes its end, and only then close(). */
-static void greet(int listener, int client)
+/* close() with unread bytes sends a RST, not a FIN, and a RST can make the
+ * client drop the greeting: clients that speak first (curl, telnet, nc) leave
+ * such bytes.  So if this one has sent anything (a look that does not wait,
+ * made after the log line to give it a moment more), we send our FIN with
+ * shutdown() and read until it hangs up too.  Then close(). */
+static void hang_up(int listener, int client)
 {
-    if (send_all(client, GREETING, sizeof GREETING - 1) == -1)
-        fprintf(stderr, "server: send: %s\n", strerror(errno));
-    else if (shutdown(client, SHUT_WR) == 0)  /* fails only if it is gone */
+    struct pollfd pfd = { .fd = client, .events = POLLIN };
+    if (poll(&pfd, 1, 0) == 1 && shutdown(client, SHUT_WR) == 0)
         drain(listener, client);
     if (close(client) == -1)
         fprintf(stderr, "server: close: %s\n", strerror(errno));
@@ -291,8 +289,10 @@ int main(int argc, char *argv[])
         struct sockaddr_storage addr;
         socklen_t len;
         int client = accept_client(listener, &addr, &len);
+        if (send_all(client, GREETING, sizeof GREETING - 1) == -1)
+            fprintf(stderr, "server: send: %s\n", strerror(errno));
         if (log_address("Got a connection from", (struct sockaddr *)&addr, len) == -1)
             return 1;
-        greet(listener, client);
+        hang_up(listener, client);
     }
 }
