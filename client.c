@@ -117,7 +117,7 @@ static int open_standard_fds(void)
 static int ms_left(const struct timespec *deadline)
 {
     struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);  /* fails only for a bad clock id */
+    clock_gettime(CLOCK_MONOTONIC, &now);  /* fails only for a bad clock */
     long long ms = (deadline->tv_sec - now.tv_sec) * 1000LL +
                    (deadline->tv_nsec - now.tv_nsec) / 1000000;
     return ms > 0 ? (int)ms : 0;
@@ -134,7 +134,8 @@ static void on_lookup_timeout(int sig)
 }
 
 /* getaddrinfo may ask a DNS server that never answers, and nothing but a
- * signal can cut it short: an alarm bounds the lookup. */
+ * signal can cut it short: an alarm bounds the lookup.  Plain signal() is
+ * enough, as the handler never returns. */
 static struct addrinfo *look_up(const char *host, const char *port,
                                 int own_name, unsigned seconds)
 {
@@ -208,10 +209,10 @@ static int connect_to(const char *host, const char *port, struct addrinfo *list,
             err = errno;
     }
     freeaddrinfo(list);
-    if (fd == -1 && err == ETIMEDOUT)
+    if (fd == -1 && err == ETIMEDOUT)  /* ours, or the kernel's own give-up */
         fprintf(stderr, "client: cannot connect to %s port %s: timed out after "
                 "%u s (is the server up and reachable? try a larger -t)\n",
-                host, port, seconds);
+                host, port, seconds - (unsigned)ms_left(deadline) / 1000);
     else if (fd == -1)
         fprintf(stderr, "client: cannot connect to %s port %s: %s%s\n", host,
                 port, strerror(err),
@@ -234,8 +235,7 @@ static int print_reply(int fd, const char *host, const char *port,
         ssize_t n = ready == 1 ? recv(fd, buf, sizeof buf - got, 0) : -1;
         if (n == 0)
             break;
-        if (n == -1 && ready == 1 &&
-            (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+        if (n == -1 && ready == 1 && (errno == EAGAIN || errno == EWOULDBLOCK))
             continue;  /* poll may wake us early: look again */
         if (n == -1) {
             fprintf(stderr, "client: waiting for %s port %s to finish: %s\n",
@@ -284,7 +284,7 @@ int main(int argc, char *argv[])
     int own_name = host == NULL;
     if (own_name && (host = this_machine(here, sizeof here)) == NULL)
         return 1;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    clock_gettime(CLOCK_MONOTONIC, &deadline);  /* fails only for a bad clock */
     deadline.tv_sec += seconds;
     struct addrinfo *list = look_up(host, port, own_name, seconds);
     if (list == NULL)

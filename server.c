@@ -125,10 +125,10 @@ static int listen_on(const struct addrinfo *ai, int dual_stack,
      * TIME_WAIT for a minute; this lets a restarted server bind meanwhile. */
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1)
         *failed = "setsockopt SO_REUSEADDR";
-    /* Dual stack: the IPv6 wildcard takes IPv4 clients too (not on
-     * OpenBSD, which refuses; then we fall back to IPv4). */
-    else if (dual_stack && ai->ai_family == AF_INET6 &&
-             setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off) == -1)
+    /* Dual stack: the IPv6 wildcard takes IPv4 clients too (OpenBSD refuses:
+     * then we fall back to IPv4); any other IPv6 address, IPv6 only. */
+    else if (ai->ai_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+             IPV6_V6ONLY, dual_stack ? &off : &on, sizeof on) == -1)
         *failed = "setsockopt IPV6_V6ONLY";
     else if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1)
         *failed = "bind";
@@ -158,8 +158,8 @@ static int open_listener(const char *address, const char *port)
                 rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
         return -1;
     }
-    const char *failed = "socket";   /* these two stand only if the list */
-    int fd = -1, err = EAFNOSUPPORT; /* held no address we could try */
+    const char *failed = "socket";   /* set again below: getaddrinfo */
+    int fd = -1, err = EAFNOSUPPORT; /* returns one address at least */
     for (int want_v6 = 1; want_v6 >= 0 && fd == -1; want_v6--)
         for (struct addrinfo *ai = list; ai != NULL && fd == -1; ai = ai->ai_next)
             if ((ai->ai_family == AF_INET6) == want_v6) {
@@ -252,7 +252,7 @@ static void drain(int listener, int client)
     for (int reads = 0; reads < DRAIN_READS; reads++)
         if (poll(fds, 2, DRAIN_WAIT_MS) < 1 || fds[0].revents == 0 ||
             recv(client, junk, sizeof junk, 0) <= 0)
-            return;  /* silent, someone else waits, it hung up, or it is gone */
+            return;  /* silent, a client in the queue woke us, or it left */
 }
 
 /* close() with unread bytes sends a RST, not a FIN, and a RST can make the
@@ -279,7 +279,8 @@ int main(int argc, char *argv[])
      * which kills.  Ignored, send() fails with EPIPE, and we carry on.
      * SIGINT and SIGTERM keep their default: the kernel closes our sockets. */
     if (open_standard_fds() == -1 || signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
-        fprintf(stderr, "server: cannot set up: %s\n", strerror(errno));
+        fprintf(stderr, "server: cannot open /dev/null or ignore SIGPIPE: %s\n",
+                strerror(errno));
         return 1;
     }
     int listener = open_listener(address, port);
@@ -290,7 +291,7 @@ int main(int argc, char *argv[])
         socklen_t len;
         int client = accept_client(listener, &addr, &len);
         if (send_all(client, GREETING, sizeof GREETING - 1) == -1)
-            fprintf(stderr, "server: send: %s\n", strerror(errno));
+            fprintf(stderr, "server: sending the greeting: %s\n", strerror(errno));
         if (log_address("Got a connection from", (struct sockaddr *)&addr, len) == -1)
             return 1;
         hang_up(listener, client);

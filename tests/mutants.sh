@@ -23,8 +23,8 @@ mutant one-recv            client.c 's/got \+= \(size_t\)n;/& break;/' \
     "the client stops after one recv that returned data"
 mutant one-send            server.c 's/len -= \(size_t\)n;/len = 0;/' \
     "the server's send_all takes a partial send for the whole"
-mutant timeout-never-fires client.c 's/return ms > 0 \? \(int\)ms : 0;/return ms > 0 ? (int)ms : -1;/' \
-    "the client's waits never end (poll without a time limit)"
+mutant timeout-never-fires client.c 's/deadline.tv_sec \+= seconds;/deadline.tv_sec += 31536000;/' \
+    "the client's deadline is a year away, whatever -t says"
 mutant no-drain            server.c 's/reads < DRAIN_READS;/reads < 0;/' \
     "the server closes without reading what the client sent"
 mutant no-ffff-strip       server.c 's/host \+ 7 : host;/host : host;/' \
