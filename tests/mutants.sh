@@ -10,37 +10,11 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 unset MAKELEVEL MAKEFLAGS MFLAGS   # the copies' make runs as if typed
 
-# mutant NAME FILE SED-EXPRESSION WHAT-THE-FAULT-IS
 names=() && declare -A file expr what
 mutant() { names+=("$1"); file[$1]=$2; expr[$1]=$3; what[$1]=$4; }
-mutant no-reuseaddr        server.c 's/SO_REUSEADDR, &on,/SO_REUSEADDR, \&off,/' \
-    "the server leaves SO_REUSEADDR off"
-mutant sigpipe-default     server.c 's/signal\(SIGPIPE, SIG_IGN\)/signal(SIGPIPE, SIG_DFL)/' \
-    "the server leaves SIGPIPE at its default action (death)"
-mutant no-log-flush        server.c 's/ \|\| fflush\(stdout\) == EOF//' \
-    "the server does not flush its log line"
-mutant one-recv            client.c 's/got \+= \(size_t\)n;/& break;/' \
-    "the client stops after one recv that returned data"
-mutant one-send            server.c 's/len -= \(size_t\)n;/len = 0;/' \
-    "the server's send_all takes a partial send for the whole"
-mutant timeout-never-fires client.c 's/deadline.tv_sec \+= seconds;/deadline.tv_sec += 31536000;/' \
-    "the client's deadline is a year away, whatever -t says"
-mutant no-drain            server.c 's/reads < DRAIN_READS;/reads < 0;/' \
-    "the server closes without reading what the client sent"
-mutant no-ffff-strip       server.c 's/host \+ 7 : host;/host : host;/' \
-    "the server logs an IPv4 client as [::ffff:127.0.0.1]"
-mutant first-address-only  client.c 's/(fd == -1; ai = )ai->ai_next/\1NULL/' \
-    "the client tries only the first address getaddrinfo returns"
-mutant no-fair-share       client.c 's/ms_left\(deadline\) \/ left--/ms_left(deadline)/' \
-    "the client gives the first address all the time there is"
-mutant emfile-no-backoff   server.c '/sleep\(1\);/d' \
-    "the server retries accept at once on EMFILE, no pause"
-mutant server-std-fds      server.c 's/while \(fd >= 0 && fd <= 2\);/while (0);/' \
-    "the server does not make sure descriptors 0, 1 and 2 are open"
-mutant client-std-fds      client.c 's/while \(fd >= 0 && fd <= 2\);/while (0);/' \
-    "the client does not make sure descriptors 0, 1 and 2 are open"
-mutant client-no-flush     client.c 's/ \|\| fflush\(stdout\) == EOF//' \
-    "the client holds what it received until the end"
+while IFS=$'\t' read -r name f e w; do
+    [[ -z $name || $name == \#* ]] || mutant "$name" "$f" "$e" "$w"
+done <tests/mutants.txt
 
 read -ra suites <<<"${MUTANTS_SUITES:-test abuse}"
 declare -A limit=([test]=300 [abuse]=900) control=()
