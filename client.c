@@ -91,7 +91,7 @@ static int parse_args(int argc, char *argv[], const char **host,
         *port = argv[optind++];
     if (*host != NULL && (**host == '\0' || has_port_or_brackets(*host)))
         fprintf(stderr, "client: bad HOST '%s': give a name or an address, "
-                "without brackets, and the port apart: ./client ::1 9999\n", *host);
+                "without brackets, and the port apart: HOST PORT\n", *host);
     else if (parse_number(*port, 65535, &number) == -1 || number == 0)
         fprintf(stderr, "client: bad port '%s': use a number from 1 to 65535\n",
                 *port);

@@ -10,11 +10,11 @@ source "$(dirname "$0")/../tests/lib.sh"
 
 if [ ! -x ./server ] || [ ! -x ./client ]; then echo "build first: make" >&2; exit 1; fi
 needs() {
-    echo "make packets needs tcpdump (sudo apt-get install tcpdump) and root to" >&2
-    echo "capture on loopback: sudo make packets. The README shows a real capture." >&2
+    echo "make packets needs $1. The README shows a real capture." >&2
     exit 1
 }
-if ! command -v tcpdump >/dev/null || [ "$(id -u)" != 0 ]; then needs; fi
+command -v tcpdump >/dev/null || needs "tcpdump (apt-get install tcpdump)"
+[ "$(id -u)" = 0 ] || needs "root to capture on loopback: sudo make packets"
 
 # label: tcpdump -nn -t lines in; out, each packet with its connection's
 # number and the call behind it (TCP options left out).
@@ -49,7 +49,7 @@ timeout 60 tcpdump -i lo -nn -t -l --immediate-mode "tcp port $port" \
     >"$work/tcpdump.out" 2>"$work/tcpdump.err" &
 tcpdump_pid=$!
 at_exit stop_tcpdump
-wait_until 50 grep -q '^listening on' "$work/tcpdump.err" || { cat "$work/tcpdump.err" >&2; needs; }
+wait_until 50 grep -q '^listening on' "$work/tcpdump.err" || { cat "$work/tcpdump.err" >&2; needs "tcpdump to capture here"; }
 hosts=(127.0.0.1)
 grep -q '^Listening on \[' "$work/server.out" && grep -qs '^0*1 ' /proc/net/if_inet6 && hosts+=(::1)
 for host in "${hosts[@]}"; do

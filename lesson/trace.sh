@@ -13,7 +13,7 @@ source "$(dirname "$0")/../tests/lib.sh"
 calls=socket,setsockopt,bind,listen,accept,accept4,getsockname,connect,fcntl,poll,ppoll,getsockopt,sendto,recvfrom,shutdown,close
 if [ ! -x ./server ] || [ ! -x ./client ]; then echo "build first: make" >&2; exit 1; fi
 if ! strace -o /dev/null true 2>"$work/probe"; then
-    echo "make trace needs strace (sudo apt-get install strace) and ptrace, which a" >&2
+    echo "make trace needs strace (apt-get install strace) and ptrace, which a" >&2
     echo "container may forbid (docker run --cap-add=SYS_PTRACE). Here strace says:" >&2
     sed 's/^/    /' "$work/probe" >&2
     echo "The README shows the output of a real run." >&2
@@ -36,7 +36,7 @@ done
 # Ctrl-C once the server waits in accept() again (its call begun, not ended).
 in_accept() { [ -n "$(tail -c 1 "$work/server.tr")" ] && tail -n 1 "$work/server.tr" | grep -Eq ' accept4?\('; }
 wait_until 50 in_accept || { echo "the server is not waiting in accept()" >&2; exit 1; }
-echo "\$ kill -INT $(pgrep -P "$server_pid")        # what Ctrl-C does"
+echo "\$ kill -INT $(children "$server_pid")        # what Ctrl-C does"
 stop_server INT
 echo
 if [ "${TRACE_ALL:-0}" = 1 ]; then echo "Every call of all three, in the order they returned (ms):"; else

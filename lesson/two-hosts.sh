@@ -6,9 +6,11 @@
 # failures from the README's Troubleshooting, as they really look: a firewall
 # on A that drops the packets (the client times out), one that rejects them.
 set -u
-if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null; then
-    echo "two-hosts: needs root (for network namespaces) and ip (iproute2):" \
-        "sudo make two-hosts" >&2
+if [ "$(id -u)" -ne 0 ]; then
+    echo "two-hosts: needs root, for network namespaces: sudo make two-hosts" >&2
+    exit 1
+elif ! command -v ip >/dev/null; then
+    echo "two-hosts: needs ip (apt-get install iproute2)" >&2
     exit 1
 fi
 # shellcheck source=tests/lib.sh

@@ -45,7 +45,7 @@ expect 2 "client: bad port ' 7': use a number from 1 to 65535" client 127.0.0.1 
 # Options come first: getopt stops at HOST, so this -t is taken for the PORT.
 expect 2 "client: bad port '-t': use a number from 1 to 65535" client 127.0.0.1 -t 2
 expect 2 "client: unexpected argument 'extra'" client 127.0.0.1 9999 extra
-hint='give a name or an address, without brackets, and the port apart: ./client ::1 9999'
+hint='give a name or an address, without brackets, and the port apart: HOST PORT'
 expect 2 "client: bad HOST '': $hint" client ''
 expect 2 "client: bad HOST '[::1]': $hint" client '[::1]'
 expect 2 "client: bad HOST '127.0.0.1:9999': $hint" client 127.0.0.1:9999

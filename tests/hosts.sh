@@ -30,7 +30,8 @@ hosts_up() {
     ip netns add "$ns_a" && ip netns add "$ns_b" || return 2
     ip link add "pair$$a" netns "$ns_a" type veth peer "pair$$b" netns "$ns_b" &&
         host_up "$ns_a" "pair$$a" 1 && host_up "$ns_b" "pair$$b" 2 &&
-        in_a sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 &&
+        in_a sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward &&
+                    echo 1 >/proc/sys/net/ipv6/conf/all/forwarding' &&
         ip -n "$ns_a" route add blackhole 198.51.100.0/24 &&
         ip -n "$ns_a" -6 route add blackhole 2001:db8:1::/64 &&
         ip -n "$ns_b" route add 198.51.100.0/24 via 192.0.2.1 &&

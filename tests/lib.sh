@@ -50,9 +50,15 @@ start_server() {
     port=$(sed -n 's/^Listening on .*:\([0-9]*\)$/\1/p' "$work/server.out")
 }
 
+# children PID: its child processes (Linux /proc; no procps needed).
+children() { tr ' ' '\n' <"/proc/$1/task/$1/children" 2>/dev/null; }
 # signal_server SIG: to the server, and to its child if CMD was a wrapper:
 # strace blocks most signals, and if killed leaves the server running.
-signal_server() { pkill -"$1" -P "$server_pid"; kill -"$1" "$server_pid"; }
+signal_server() {
+    local child
+    for child in $(children "$server_pid"); do kill -"$1" "$child"; done
+    kill -"$1" "$server_pid"
+}
 
 stop_server() {
     signal_server "${1:-TERM}" 2>/dev/null || :

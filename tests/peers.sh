@@ -26,14 +26,15 @@ if ./client -t 1 ::1 "$port" >/dev/null 2>&1; then addresses+=('[::1]'); else sk
 for a in "${addresses[@]}"; do
     if command -v curl >/dev/null; then
         every "curl --http0.9 http://$a:PORT/" curl -s --http0.9 "http://$a:$port/"
-    else skip "curl: not installed"; fi
+    else skip "curl to $a: curl is not installed"; fi
     if nc -h 2>&1 | grep -q 'OpenBSD netcat'; then
         every "nc -N $a PORT with a request" sh -c 'printf "GET / HTTP/1.0\r\n\r\n" | nc -N "$1" "$2"' sh "${a//[\[\]]/}" "$port"
-    else skip "nc: netcat-openbsd is not installed"; fi
+    else skip "nc to $a: netcat-openbsd is not installed"; fi
 done
 stop_server
 
-if nc -h 2>&1 | grep -q 'OpenBSD netcat'; then
+if ! command -v ss >/dev/null; then skip "banner server: ss (iproute2) is not installed"
+elif nc -h 2>&1 | grep -q 'OpenBSD netcat'; then
     banner_port=$((20000 + RANDOM % 20000))
     { printf 'SSH-2.0-Banner\r\n'; sleep 3; } | timeout 5 nc -l 127.0.0.1 "$banner_port" >/dev/null &
     wait_until 30 sh -c "ss -ltn 'sport = :$banner_port' | grep -q LISTEN"
