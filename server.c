@@ -240,31 +240,24 @@ static int send_all(int fd, const char *buf, size_t len)
     return 0;
 }
 
-/* Reads and throws away what the client sends until it hangs up too.  We
- * serve one client at a time, so we wait only briefly: never past
- * DRAIN_WAIT_MS of silence or DRAIN_READS reads, and not at all once the
- * next client is waiting in the listener's queue. */
-static void drain(int listener, int client)
+/* close() with unread bytes sends a RST, not a FIN, and a RST can make the
+ * client drop the greeting: clients that speak first (curl, telnet, nc)
+ * leave such bytes, sometimes a moment after we look.  So unless the client
+ * is silent and the next one already queued (a first look that does not
+ * wait), we send our FIN with shutdown() and read what the client sends until
+ * it hangs up too.  Briefly: we serve one client at a time, so never past
+ * DRAIN_WAIT_MS of silence or DRAIN_READS reads, nor once the next one waits. */
+static void hang_up(int listener, int client)
 {
     char junk[16384];
     struct pollfd fds[2] = { { .fd = client, .events = POLLIN },
                              { .fd = listener, .events = POLLIN } };
-    for (int reads = 0; reads < DRAIN_READS; reads++)
-        if (poll(fds, 2, DRAIN_WAIT_MS) < 1 || fds[0].revents == 0 ||
-            recv(client, junk, sizeof junk, 0) <= 0)
-            return;  /* silent, a client in the queue woke us, or it left */
-}
-
-/* close() with unread bytes sends a RST, not a FIN, and a RST can make the
- * client drop the greeting: clients that speak first (curl, telnet, nc) leave
- * such bytes.  So if this one has sent anything (a look that does not wait,
- * made after the log line to give it a moment more), we send our FIN with
- * shutdown() and read until it hangs up too.  Then close(). */
-static void hang_up(int listener, int client)
-{
-    struct pollfd pfd = { .fd = client, .events = POLLIN };
-    if (poll(&pfd, 1, 0) == 1 && shutdown(client, SHUT_WR) == 0)
-        drain(listener, client);
+    int busy = poll(fds, 2, 0) > 0 && fds[0].revents == 0 && fds[1].revents != 0;
+    if (!busy && shutdown(client, SHUT_WR) == 0)  /* fails only if it is gone */
+        for (int reads = 0; reads < DRAIN_READS; reads++)
+            if (poll(fds, 2, DRAIN_WAIT_MS) < 1 || fds[0].revents == 0 ||
+                recv(client, junk, sizeof junk, 0) <= 0)
+                break;  /* silent, the next client woke us, or it has left */
     if (close(client) == -1)
         fprintf(stderr, "server: close: %s\n", strerror(errno));
 }

@@ -28,7 +28,7 @@ label() {
         else if (flags == "S") what = "SYN: client connect()"
         else if (flags == "S.") what = "SYN-ACK: the server kernel answers"
         else if (bytes > 0) what = who " send(): " bytes " bytes" (flags ~ /F/ ? " + FIN" : "")
-        else if (flags ~ /F/) what = from_server ? "server FIN: close()" : "client FIN: close()"
+        else if (flags ~ /F/) what = from_server ? "server FIN: shutdown()" : "client FIN: close()"
         else if (!from_server && !acked[c]++) what = "ACK: client connect() returns"
         else if (from_server && cfin[c]) what = "last ACK: server in TIME_WAIT"
         else what = "ACK"

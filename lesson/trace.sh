@@ -60,9 +60,10 @@ How to read it:
 - accept() returns a NEW socket, 4, for this one client; 3 keeps listening.
 - The client's connect() returns EINPROGRESS at once (its socket is
   non-blocking); poll() waits for the handshake, getsockopt() says it worked.
-- The server's poll() looks, without waiting, whether the client has sent
-  anything: it has not, so close() sends the FIN, and the client's last
-  recvfrom() returns 0, the end of the greeting. (A client that speaks first
-  gets shutdown() instead, and the server reads until that client closes.)
+- The server's first poll() looks, without waiting, whether the client has
+  sent anything or another client is queued. Neither: so shutdown() sends its
+  FIN, the client's last recvfrom() returns 0, the end of the greeting, and
+  the server waits (poll, recvfrom) for the client to close too before its
+  own close(). (Had another client been queued, a silent one is closed at once.)
 - SIGINT (Ctrl-C) kills the server in accept(); the kernel closes its sockets.
 END
