@@ -249,15 +249,16 @@ static int send_all(int fd, const char *buf, size_t len)
  * DRAIN_WAIT_MS of silence or DRAIN_READS reads, nor once the next one waits. */
 static void hang_up(int listener, int client)
 {
-    char junk[16384];
     struct pollfd fds[2] = { { .fd = client, .events = POLLIN },
                              { .fd = listener, .events = POLLIN } };
     int busy = poll(fds, 2, 0) > 0 && fds[0].revents == 0 && fds[1].revents != 0;
-    if (!busy && shutdown(client, SHUT_WR) == 0)  /* fails only if it is gone */
+    if (!busy && shutdown(client, SHUT_WR) == 0) {  /* fails only if it is gone */
+        char junk[16384];
         for (int reads = 0; reads < DRAIN_READS; reads++)
             if (poll(fds, 2, DRAIN_WAIT_MS) < 1 || fds[0].revents == 0 ||
                 recv(client, junk, sizeof junk, 0) <= 0)
                 break;  /* silent, the next client woke us, or it has left */
+    }
     if (close(client) == -1)
         fprintf(stderr, "server: close: %s\n", strerror(errno));
 }
