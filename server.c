@@ -284,10 +284,10 @@ int main(int argc, char *argv[])
         struct sockaddr_storage addr;
         socklen_t len;
         int client = accept_client(listener, &addr, &len);
-        if (send_all(client, GREETING, sizeof GREETING - 1) == -1)
-            fprintf(stderr, "server: sending the greeting: %s\n", strerror(errno));
         if (log_address("Got a connection from", (struct sockaddr *)&addr, len) == -1)
             return 1;
+        if (send_all(client, GREETING, sizeof GREETING - 1) == -1)
+            fprintf(stderr, "server: sending the greeting: %s\n", strerror(errno));
         hang_up(listener, client);
     }
 }
