@@ -1,20 +1,23 @@
 # shellcheck shell=bash
 # tests/hosts.sh - two hosts on one machine, for tests/netns.sh and
-# lesson/two-hosts.sh.  Sourced after tests/lib.sh; needs root and ip.
+# lesson/two-hosts.sh.  Sourced after tests/lib.sh, in a script that runs
+# under tests/isolated.sh (its namespaces: nothing made here is seen outside,
+# and all of it goes when the script ends).  Needs ip (iproute2).
 #
 # hosts_up makes two network namespaces joined by a virtual cable (a veth
 # pair): host A, the server's, 192.0.2.1 and 2001:db8::1, and host B, the
 # client's, 192.0.2.2 and 2001:db8::2 (documentation addresses, used nowhere
 # else).  B routes only its link and the "silent" prefixes 198.51.100.0/24 and
 # 2001:db8:1::/64, to A, which black-holes them: a SYN sent there vanishes,
-# no answer, no ICMP error, as behind a firewall that drops.  B looks names up
-# in its own hosts file only (ip netns exec mounts /etc/netns/B/* on /etc):
+# no answer, no ICMP error, as behind a firewall that drops.  Names are looked
+# up in a hosts file of this run only (mounted over /etc/hosts, with
+# "hosts: files" over /etc/nsswitch.conf, in this run's mount namespace):
 # silent-first is 2001:db8:1::7 (silent, sorted first) then 192.0.2.1 (A),
-# all-silent is 2001:db8:1::7 and 198.51.100.7.  So nothing leaves A and B.
-# Returns 2 if no namespace can be made.  hosts_down, run on the way out
-# (lib.sh's at_exit), removes it all.  in_a CMD..., in_b CMD...: run CMD there.
+# all-silent is 2001:db8:1::7 and 198.51.100.7.  So no packet and no name
+# lookup leaves the machine.  Fails, saying why, if the namespaces cannot be
+# made.  in_a CMD..., in_b CMD...: run CMD there.
 
-ns_a=pair-$$-A ns_b=pair-$$-B          # names unique to this run
+ns_a=pair-A ns_b=pair-B      # this run's own: no other run sees its /run
 in_a() { ip netns exec "$ns_a" "$@"; }
 in_b() { ip netns exec "$ns_b" "$@"; }
 
@@ -26,24 +29,25 @@ host_up() {
 }
 
 hosts_up() {
-    at_exit hosts_down
-    ip netns add "$ns_a" && ip netns add "$ns_b" || return 2
-    ip link add "pair$$a" netns "$ns_a" type veth peer "pair$$b" netns "$ns_b" &&
-        host_up "$ns_a" "pair$$a" 1 && host_up "$ns_b" "pair$$b" 2 &&
+    if [ "${ISOLATED:-}" != yes ]; then
+        echo "two hosts need namespaces of their own: ${ISOLATED:-no: run under tests/isolated.sh}"
+        return 1
+    fi
+    echo 'hosts: files' >"$work/nsswitch.conf"
+    printf '%s\n' '127.0.0.1 localhost' '::1 localhost' \
+        '2001:db8:1::7 silent-first all-silent' '192.0.2.1 silent-first' \
+        '198.51.100.7 all-silent' >"$work/hosts"
+    chmod 644 "$work/hosts" "$work/nsswitch.conf"
+    # ip netns keeps its names in /run/netns: a /run of this run's own.
+    mount -t tmpfs pair-run /run && mount --bind "$work/hosts" /etc/hosts &&
+        mount --bind "$work/nsswitch.conf" /etc/nsswitch.conf &&
+        ip netns add "$ns_a" && ip netns add "$ns_b" &&
+        ip link add pair-a netns "$ns_a" type veth peer pair-b netns "$ns_b" &&
+        host_up "$ns_a" pair-a 1 && host_up "$ns_b" pair-b 2 &&
         in_a sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward &&
                     echo 1 >/proc/sys/net/ipv6/conf/all/forwarding' &&
         ip -n "$ns_a" route add blackhole 198.51.100.0/24 &&
         ip -n "$ns_a" -6 route add blackhole 2001:db8:1::/64 &&
         ip -n "$ns_b" route add 198.51.100.0/24 via 192.0.2.1 &&
-        ip -n "$ns_b" -6 route add 2001:db8:1::/64 via 2001:db8::1 &&
-        mkdir -p "/etc/netns/$ns_b" &&
-        echo 'hosts: files' >"/etc/netns/$ns_b/nsswitch.conf" &&
-        printf '%s\n' '127.0.0.1 localhost' '::1 localhost' \
-            '2001:db8:1::7 silent-first all-silent' '192.0.2.1 silent-first' \
-            '198.51.100.7 all-silent' >"/etc/netns/$ns_b/hosts"
+        ip -n "$ns_b" -6 route add 2001:db8:1::/64 via 2001:db8::1
 }
-
-hosts_down() {
-    ip netns del "$ns_a"; ip netns del "$ns_b"     # the veth pair goes with them
-    rm -rf "/etc/netns/$ns_b"; rmdir /etc/netns    # the latter only if empty
-} 2>/dev/null
