@@ -11,13 +11,14 @@
 # CMD finds ISOLATED=yes, or, where the namespaces cannot be made, runs here
 # with ISOLATED saying why and what would allow them.
 inside='i=0
-    until [ "$(id -u)" = 0 ]; do   # until newuidmap has made this user root here
-        i=$((i + 1)) && [ $i -lt 500 ] || exit 125 && sleep 0.01
+    until [ "$(id -u) $(id -g)" = "0 0" ]; do   # until newuidmap has made this user root here
+        i=$((i + 1)) && [ $i -lt 500 ] || { echo "isolated.sh: newuidmap did not map $(id -un)" >&2; exit 125; }
+        sleep 0.01
     done
     ip link set lo up &&
         { [ "$V6OFF" != 1 ] || echo 1 >/proc/sys/net/ipv6/conf/lo/disable_ipv6; } &&
         exec "$@"'
-export V6OFF ISOLATED=yes
+export V6OFF ISOLATED=yes PATH="$PATH:/usr/sbin:/sbin"   # ip, for a user too
 V6OFF=$(cat /proc/sys/net/ipv6/conf/lo/disable_ipv6 2>/dev/null || echo 0)
 # ids USER-ID FILE: "FIRST COUNT", the user's subordinate ids in FILE
 ids() { awk -F: -v u="$(id -un)" -v i="$1" '$1 == u || $1 == i { print $2, $3; exit }' "$2" 2>/dev/null; }
@@ -28,17 +29,14 @@ if ! command -v ip >/dev/null || ! command -v unshare >/dev/null; then
 elif [ -n "$user" ] && command -v newuidmap >/dev/null && command -v newgidmap >/dev/null &&
      uids=$(ids "$(id -u)" /etc/subuid) && gids=$(ids "$(id -g)" /etc/subgid) &&
      [ -n "$uids" ] && [ -n "$gids" ] && unshare -U -n -m true 2>/dev/null; then
-    exec 3<&0
-    unshare -U -n -m sh -c "$inside" sh "$@" <&3 3<&- &
-    pid=$!
-    # shellcheck disable=SC2086 # FIRST COUNT: two words
-    newuidmap "$pid" 0 "$(id -u)" 1 1 $uids && newgidmap "$pid" 0 "$(id -g)" 1 1 $gids || kill "$pid"
-    trap 'kill -TERM "$pid"' TERM HUP
-    trap 'kill -INT "$pid"' INT
-    wait "$pid"
-    status=$?
-    [ "$status" -le 128 ] || wait "$pid" || status=$?   # the trap ran: wait for CMD's end
-    exit "$status"
+    # unshare keeps this shell's process id: map it from outside once it has
+    # its new user namespace (the map of the old one cannot be written).
+    (   # shellcheck disable=SC2086 # FIRST COUNT: two words
+        i=0 && until newuidmap $$ 0 "$(id -u)" 1 1 $uids 2>/dev/null; do
+            i=$((i + 1)) && [ $i -lt 500 ] || exit 1 && sleep 0.01
+        done && newgidmap $$ 0 "$(id -g)" 1 1 $gids
+    ) &
+    exec unshare -U -n -m sh -c "$inside" sh "$@"
 elif why=$(unshare $user -n -m true 2>&1); then
     exec unshare $user -n -m sh -c "$inside" sh "$@"
 elif [ -n "$user" ] && [ "$(cat /proc/sys/kernel/unprivileged_userns_clone 2>/dev/null)" = 0 ]; then

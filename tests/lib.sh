@@ -49,7 +49,7 @@ wait_until() {
 listening() {
     port=$(sed -n '1s/^Listening on .*:\([0-9][0-9]*\)$/\1/p' "$work/server.out")
     [ -z "$port" ] || return 0
-    [ -d "/proc/$server_pid" ] && [ "$(server_state)" != Z ] || return 2
+    ! stopped || return 2
     return 1
 }
 server_state() { sed 's/.*) //; s/ .*//' "/proc/$server_pid/stat" 2>/dev/null; }
@@ -83,8 +83,12 @@ signal_server() {
     kill -"$1" "$server_pid"
 }
 
+# stopped: the server has ended (a zombie until waited for).
+stopped() { [ ! -d "/proc/$server_pid" ] || [ "$(server_state)" = Z ]; }
 stop_server() {
     signal_server "${1:-TERM}" 2>/dev/null || :
+    # A server that outlives SIG for 10 s is killed: its status then says so.
+    wait_until 100 stopped || signal_server KILL 2>/dev/null || :
     server_status=0
     wait "$server_pid" || server_status=$?
     server_pid=''
