@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # tests/hosts.sh - two hosts on one machine, for tests/netns.sh and
 # lesson/two-hosts.sh.  Sourced after tests/lib.sh, in a script that runs
-# under tests/isolated.sh (its namespaces: nothing made here is seen outside,
-# and all of it goes when the script ends).  Needs ip (iproute2).
+# under tests/isolated.sh, and alone there: nothing made here is seen outside
+# those namespaces, and all of it goes when they end.  Needs ip (iproute2).
 #
 # hosts_up makes two network namespaces joined by a virtual cable (a veth
 # pair): host A, the server's, 192.0.2.1 and 2001:db8::1, and host B, the

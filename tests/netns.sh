@@ -6,7 +6,8 @@
 # tests/isolated.sh); elsewhere it skips, saying what would allow it.  Every
 # client run is bounded by timeout; all of it goes when the script ends.
 set -u
-[ -n "${ISOLATED:-}" ] || exec "$(dirname "$0")/isolated.sh" bash "$0"
+# Namespaces of its own, even under make test: its mounts (tests/hosts.sh) stay here.
+[ -n "${NETNS_ISOLATED:-}" ] || NETNS_ISOLATED=1 exec "$(dirname "$0")/isolated.sh" bash "$0"
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/hosts.sh
