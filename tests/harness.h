@@ -20,8 +20,9 @@ struct proc {
     int out, err;  /* read ends of its stdout and stderr */
 };
 
-/* How to start it, besides stdin on /dev/null. */
-enum { CLOSE_STDOUT = 1, CLOSE_STDERR = 2, IGNORE_SIGINT = 4 };
+/* How to start it, besides stdin on /dev/null.  FOUR_FDS: descriptors 0-3
+ * only, so a server's accept() finds none free. */
+enum { IGNORE_SIGINT = 1, FOUR_FDS = 2 };
 
 int scaled(int ms);
 long long now_ms(void);
