@@ -31,7 +31,7 @@ client: client.c
 tests/bin/unit_server: tests/unit_server.c server.c
 	@mkdir -p $(@D)
 	$(BUILD) -U_FORTIFY_SOURCE $(LDFLAGS) -o $@ tests/unit_server.c \
-	    -Wl,--wrap=send -lcmocka
+	    -Wl,--wrap=send,--wrap=socket -lcmocka
 
 tests/bin/unit_client: tests/unit_client.c client.c tests/harness.c tests/harness.h
 	@mkdir -p $(@D)

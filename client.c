@@ -141,11 +141,12 @@ static int ms_left(void)
     return ms > 0 ? (int)ms : 0;
 }
 
-static int usage(FILE *out, int status)
+static int usage(int status)
 {
     fputs("usage: client [-t SECONDS] [HOST [PORT]]\n"
           "Prints the first 1024 bytes the server on HOST (default localhost)\n"
-          "and PORT (default 9999) sends; gives up after SECONDS (default 5).\n", out);
+          "and PORT (default 9999) sends; gives up after SECONDS (default 5).\n",
+          status == 0 ? stdout : stderr);
     return status;
 }
 
@@ -162,20 +163,18 @@ static int number(const char *s, long max)
 static int parse_args(int argc, char *argv[], const char **host, const char **port, int *seconds)
 {
     int opt;
-    while ((opt = getopt(argc, argv, "t:h")) != -1) {
-        if (opt != 't')  /* -h, or getopt has said what was wrong */
-            return usage(opt == 'h' ? stdout : stderr, opt == 'h' ? 0 : 2);
-        if ((*seconds = number(optarg, 86400)) == 0) {
-            fprintf(stderr, "client: bad timeout '%s': use 1 to 86400 seconds\n", optarg);
-            return usage(stderr, 2);
-        }
-    }
+    while ((opt = getopt(argc, argv, "t:h")) == 't' && (*seconds = number(optarg, 86400)) > 0)
+        continue;
+    if (opt == 't')
+        fprintf(stderr, "client: bad timeout '%s': use 1 to 86400 seconds\n", optarg);
+    if (opt != -1)  /* -h, a bad -t, or getopt has said what was wrong */
+        return usage(opt == 'h' ? 0 : 2);
     if (optind < argc)
         *host = argv[optind++];
     if (optind < argc)
         *port = argv[optind++];
-    /* "[::1]" or "127.0.0.1:9999", as the server prints them (an IPv6
-     * address has two colons or more) */
+    /* "[::1]" or "127.0.0.1:9999" as the server prints them, not a HOST (an
+     * IPv6 address has two colons or more) */
     const char *colon = strchr(*host, ':');
     if (**host == '\0' || strchr(*host, '[') || (colon && colon == strrchr(*host, ':')))
         fprintf(stderr, "client: bad HOST '%s': give the address without brackets,"
@@ -186,5 +185,5 @@ static int parse_args(int argc, char *argv[], const char **host, const char **po
         fprintf(stderr, "client: unexpected argument '%s'\n", argv[optind]);
     else
         return -1;
-    return usage(stderr, 2);
+    return usage(2);
 }

@@ -19,9 +19,9 @@
 #include <unistd.h>
 
 #ifndef BACKLOG
-#define BACKLOG 128    /* the lesson's 5 overflows in a burst (README) */
+#define BACKLOG 128  /* the lesson's 5 overflows in a burst (README: backlog) */
 #endif
-#define LINGER_S 2      /* a client may talk on after our FIN for 1 to 2 s */
+#define LINGER_S 2   /* a client may talk on after our FIN for 1 to 2 s */
 
 static const char GREETING[] = "Thank you for connecting\r\n";
 
@@ -71,17 +71,19 @@ static int open_listener(const char *address, const char *port, int family)
 {
     struct addrinfo hints = { .ai_family = family, .ai_socktype = SOCK_STREAM,
                               .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
-    struct addrinfo *list;
+    struct addrinfo *list, *ai;
+    struct sockaddr_storage addr;
+    socklen_t len = sizeof addr;
     int fd = -1, err = 0, on = 1, off = 0;
     int rc = getaddrinfo(address, port, &hints, &list);
     if (rc != 0) {
         fprintf(stderr, "server: cannot use '%s': %s\n", address, gai_strerror(rc));
         return -1;
     }
-    for (struct addrinfo *ai = list; ai != NULL && fd == -1; ai = ai->ai_next) {
+    for (ai = list; ai != NULL && fd == -1; ai = ai->ai_next) {
         fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
         /* SO_REUSEADDR: our old connections in TIME_WAIT must not stop a
-         * restart; IPV6_V6ONLY off: dual stack (the BSDs default to on). */
+         * restart.  IPV6_V6ONLY off: dual stack (the BSDs default to on). */
         if (fd == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1 ||
             (ai->ai_family == AF_INET6 &&
              setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off) == -1) ||
@@ -95,19 +97,15 @@ static int open_listener(const char *address, const char *port, int family)
     freeaddrinfo(list);
     if (fd == -1 && family == AF_INET6)  /* no IPv6 here, or no dual stack */
         return open_listener(NULL, port, AF_INET);
-    if (fd == -1) {
+    if (fd == -1)
         fprintf(stderr, "server: cannot listen on port %s: %s%s\n", port, strerror(err),
                 err == EADDRINUSE ? " (another server? Or wait a minute: see TIME_WAIT)"
                 : err == EACCES ? " (ports below 1024 need privileges)" : "");
-        return -1;
-    }
-    struct sockaddr_storage addr;  /* the port the kernel chose for port 0 */
-    socklen_t len = sizeof addr;
-    if (getsockname(fd, (struct sockaddr *)&addr, &len) == -1) {
-        perror("server: getsockname");
-        return -1;
-    }
-    return log_address("Listening on", (struct sockaddr *)&addr, len) == -1 ? -1 : fd;
+    else if (getsockname(fd, (struct sockaddr *)&addr, &len) == -1)
+        perror("server: getsockname");  /* which port the kernel chose for 0 */
+    else if (log_address("Listening on", (struct sockaddr *)&addr, len) == 0)
+        return fd;
+    return -1;
 }
 
 /* Prints "WHAT 127.0.0.1:36648" or "WHAT [::1]:51890", flushed at once for
@@ -115,14 +113,14 @@ static int open_listener(const char *address, const char *port, int family)
  * ::ffff:127.0.0.1: shown as the IPv4 address it is. */
 static int log_address(const char *what, const struct sockaddr *sa, socklen_t len)
 {
-    char host[64], port[8];
-    if (getnameinfo(sa, len, host, sizeof host, port, sizeof port,
-                    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
-        host[0] = port[0] = '\0';  /* not for an address from the kernel */
+    char host[64] = "", port[8] = "";
+    int rc = getnameinfo(sa, len, host, sizeof host, port, sizeof port,
+                         NI_NUMERICHOST | NI_NUMERICSERV);
     const char *shown = strncmp(host, "::ffff:", 7) == 0 && strchr(host, '.') ? host + 7 : host;
     const char *format = strchr(shown, ':') ? "%s [%s]:%s\n" : "%s %s:%s\n";
-    if (printf(format, what, shown, port) < 0 || fflush(stdout) == EOF) {
-        perror("server: cannot write the log");
+    if (rc != 0 || printf(format, what, shown, port) < 0 || fflush(stdout) == EOF) {
+        fprintf(stderr, "server: cannot log '%s': %s\n", what,
+                rc != 0 ? gai_strerror(rc) : strerror(errno));
         return -1;
     }
     return 0;
@@ -162,11 +160,12 @@ static void hang_up(int listener, int client)
         perror("server: close");
 }
 
-static int usage(FILE *out, int status)
+static int usage(int status)
 {
     fputs("usage: server [-b ADDRESS] [PORT]\n"
           "Greets each TCP client on PORT (default 9999; 0: any free port), on\n"
-          "every IPv6 and IPv4 address of this machine, or on ADDRESS only.\n", out);
+          "every IPv6 and IPv4 address of this machine, or on ADDRESS only.\n",
+          status == 0 ? stdout : stderr);
     return status;
 }
 
@@ -175,15 +174,14 @@ static int parse_args(int argc, char *argv[], const char **address, const char *
 {
     int opt;
     char *end = "";
-    while ((opt = getopt(argc, argv, "b:h")) != -1) {
-        if (opt != 'b')  /* -h, or getopt has said what was wrong */
-            return usage(opt == 'h' ? stdout : stderr, opt == 'h' ? 0 : 2);
+    while ((opt = getopt(argc, argv, "b:h")) == 'b')
         *address = optarg;
-    }
+    if (opt != -1)  /* -h, or getopt has said what was wrong */
+        return usage(opt == 'h' ? 0 : 2);
     if (optind < argc)
         *port = argv[optind++];
     /* Digits only: strtoul alone would take " 7", "+7" and "-1". */
-    if (**port < '0' || **port > '9' || strtoul(*port, &end, 10) > 65535 || *end != '\0')
+    if (**port < '0' || **port > '9' || strtoul(*port, &end, 10) > 65535 || *end)
         fprintf(stderr, "server: bad port '%s': use a number from 0 to 65535\n", *port);
     else if (*address != NULL && **address == '\0')
         fprintf(stderr, "server: -b needs an ADDRESS\n");
@@ -191,5 +189,5 @@ static int parse_args(int argc, char *argv[], const char **address, const char *
         fprintf(stderr, "server: unexpected argument '%s'\n", argv[optind]);
     else
         return -1;
-    return usage(stderr, 2);
+    return usage(2);
 }
