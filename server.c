@@ -140,9 +140,10 @@ static int send_all(int fd, const char *buf, size_t len)
 }
 
 /* On Linux, close() with unread bytes sends a RST, and a client that talked
- * first (curl, nc) may lose the greeting to it.  So: our FIN with shutdown(),
- * then read what the client sends until it hangs up too, for LINGER_S at
- * most, or until it is quiet and the next one waits (README: "A FIN"). */
+ * first (curl, nc) may lose the greeting to it.  So unless the client is
+ * quiet and the next one already waits, send our FIN with shutdown(), then
+ * read what the client sends until it hangs up too: for LINGER_S at most,
+ * and no longer once it is quiet and the next one waits (README: "A FIN"). */
 static void hang_up(int listener, int client)
 {
     struct pollfd fds[2] = { { .fd = client, .events = POLLIN },
@@ -151,7 +152,8 @@ static void hang_up(int listener, int client)
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);  /* fails only for a bad clock */
     time_t end = now.tv_sec + LINGER_S;
-    if (shutdown(client, SHUT_WR) == 0)  /* fails if the client is gone */
+    int next_waits = poll(fds, 2, 0) == 1 && fds[1].revents != 0;
+    if (!next_waits && shutdown(client, SHUT_WR) == 0)  /* fails if it is gone */
         while (poll(fds, 2, 1000 * LINGER_S) > 0 && fds[0].revents != 0 &&
                recv(client, unread, sizeof unread, 0) > 0 &&
                clock_gettime(CLOCK_MONOTONIC, &now) == 0 && now.tv_sec < end)
