@@ -163,8 +163,9 @@ static int number(const char *s, long max)
 static int parse_args(int argc, char *argv[], const char **host, const char **port, int *seconds)
 {
     int opt;
-    while ((opt = getopt(argc, argv, "t:h")) == 't' && (*seconds = number(optarg, 86400)) > 0)
-        continue;
+    while ((opt = getopt(argc, argv, "t:h")) == 't')
+        if ((*seconds = number(optarg, 86400)) == 0)
+            break;
     if (opt == 't')
         fprintf(stderr, "client: bad timeout '%s': use 1 to 86400 seconds\n", optarg);
     if (opt != -1)  /* -h, a bad -t, or getopt has said what was wrong */

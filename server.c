@@ -148,16 +148,17 @@ static void hang_up(int listener, int client)
 {
     struct pollfd fds[2] = { { .fd = client, .events = POLLIN },
                              { .fd = listener, .events = POLLIN } };
-    char unread[4096];
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);  /* fails only for a bad clock */
     time_t end = now.tv_sec + LINGER_S;
     int next_waits = poll(fds, 2, 0) == 1 && fds[1].revents != 0;
-    if (!next_waits && shutdown(client, SHUT_WR) == 0)  /* fails if it is gone */
+    if (!next_waits && shutdown(client, SHUT_WR) == 0) {  /* fails if it is gone */
+        char unread[4096];
         while (poll(fds, 2, 1000 * LINGER_S) > 0 && fds[0].revents != 0 &&
-               recv(client, unread, sizeof unread, 0) > 0 &&
-               clock_gettime(CLOCK_MONOTONIC, &now) == 0 && now.tv_sec < end)
-            continue;
+               recv(client, unread, sizeof unread, 0) > 0)
+            if (clock_gettime(CLOCK_MONOTONIC, &now) == -1 || now.tv_sec >= end)
+                break;
+    }
     if (close(client) == -1)
         perror("server: close");
 }

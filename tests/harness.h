@@ -20,9 +20,8 @@ struct proc {
     int out, err;  /* read ends of its stdout and stderr */
 };
 
-/* How to start it, besides stdin on /dev/null.  FOUR_FDS: descriptors 0-3
- * only, so a server's accept() finds none free. */
-enum { IGNORE_SIGINT = 1, FOUR_FDS = 2 };
+/* How to start it, besides stdin on /dev/null. */
+enum { IGNORE_SIGINT = 1 };
 
 int scaled(int ms);
 long long now_ms(void);

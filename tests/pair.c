@@ -258,24 +258,6 @@ static void test_server_reads_a_slow_talker_to_the_end_then_closes_without_reset
     close(talker);
 }
 
-static void test_server_out_of_descriptors_says_so_and_waits(void **state)
-{
-    (void)state;
-    struct proc p;
-    char line[256], more[4096];
-    int lines = 0, here = start_server(&p, ARGS("-b", "127.0.0.1", "0"), FOUR_FDS);
-    assert_true(here > 0);
-    int queued = tcp_connect("127.0.0.1", here);  /* accept() has no descriptor for it */
-    read_for(p.err, line, sizeof line, 3000, 1);
-    assert_string_equal(line, "server: accept: Too many open files\n");
-    /* A server that retried at once would have written thousands of lines. */
-    for (size_t i = read_for(p.err, more, sizeof more, 1500, 0); i > 0; i--)
-        lines += more[i - 1] == '\n';
-    assert_true(lines <= 3);
-    close(queued);
-    assert_int_equal(stop(&p, SIGTERM), 128 + SIGTERM);
-}
-
 /* ---- ./client against scripted servers ---- */
 
 struct peer {
@@ -430,7 +412,6 @@ int main(void)
         cmocka_unit_test(test_server_restarts_at_once_on_the_port_it_just_served),
         cmocka_unit_test(test_busy_port_hint_names_time_wait_left_by_another_program),
         WITH_SERVER(test_server_reads_a_slow_talker_to_the_end_then_closes_without_reset),
-        cmocka_unit_test(test_server_out_of_descriptors_says_so_and_waits),
         cmocka_unit_test(test_client_prints_only_the_first_1024_bytes),
         cmocka_unit_test(test_client_prints_each_piece_as_it_arrives),
         cmocka_unit_test(test_client_keeps_nuls_and_every_byte_value),
