@@ -1,8 +1,8 @@
 /*
  * client.c - connect to the greeting server and print what it says.
  *
- * The Python lesson's client in C: connect, recv until the server hangs up,
- * close, print.  README.md shows, step by step, what each part adds to the
+ * The Python lesson's client in C: connect, then recv and print until the
+ * server hangs up, close.  README.md shows, step by step, what each part adds to the
  * lesson's first version.
  *
  *     usage: client [-t SECONDS] [HOST [PORT]]
@@ -47,7 +47,8 @@ int main(int argc, char *argv[])
 
 /* connect() alone may wait minutes for an address that never answers:
  * started non-blocking, poll() stops waiting after ms (OpenBSD nc's way).
- * Then blocking again, as code that reads or writes it expects. */
+ * Then blocking again (a new socket has no other flags to keep), as code
+ * that reads or writes it expects. */
 static int connect_within(int fd, const struct addrinfo *ai, int ms)
 {
     struct pollfd pfd = { .fd = fd, .events = POLLOUT };
@@ -76,17 +77,17 @@ static int connect_to(const char *host, const char *port)
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                               .ai_flags = AI_NUMERICSERV };
     struct addrinfo *list, *ai;
-    int fd = -1, err = 0, left = 0;
+    int fd = -1, err = 0, addresses_left = 0;
     int rc = getaddrinfo(host, port, &hints, &list);
     if (rc != 0) {
         fprintf(stderr, "client: cannot find host '%s': %s\n", host, gai_strerror(rc));
         return -1;
     }
     for (ai = list; ai != NULL; ai = ai->ai_next)
-        left++;
-    for (ai = list; ai != NULL && fd == -1; ai = ai->ai_next) {
+        addresses_left++;
+    for (ai = list; ai != NULL && fd == -1; ai = ai->ai_next, addresses_left--) {
         fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-        if (fd == -1 || connect_within(fd, ai, ms_left() / left--) == -1) {
+        if (fd == -1 || connect_within(fd, ai, ms_left() / addresses_left) == -1) {
             err = errno;
             if (fd != -1)
                 close(fd);  /* never connected: nothing to lose if it fails */
@@ -111,14 +112,14 @@ static int print_reply(int fd)
     size_t got = 0;
     struct pollfd pfd = { .fd = fd, .events = POLLIN };
     while (got < sizeof buf) {
-        int ready = poll(&pfd, 1, ms_left());  /* so -t bounds each recv */
+        int ready = poll(&pfd, 1, ms_left());  /* -t bounds the whole reply */
         if (ready == 0)
             errno = ETIMEDOUT;
         ssize_t n = ready == 1 ? recv(fd, buf, sizeof buf - got, 0) : -1;
         if (n == 0)
             break;
         if (n == -1) {
-            perror("client: waiting for the server to finish");
+            perror("client: reading the reply");
             return 1;
         }
         if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n || fflush(stdout) == EOF) {

@@ -21,7 +21,7 @@
 #ifndef BACKLOG
 #define BACKLOG 128  /* the lesson's 5 overflows in a burst (README: backlog) */
 #endif
-#define LINGER_S 2   /* a client may talk on after our FIN for 1 to 2 s */
+#define DRAIN_MS 1000 /* how long a client may go on talking after our FIN */
 
 static const char GREETING[] = "Thank you for connecting\r\n";
 
@@ -54,7 +54,8 @@ int main(int argc, char *argv[])
         if (client == -1) {
             perror("server: accept");
             if (errno == EMFILE || errno == ENFILE)
-                sleep(1);  /* the client stays queued: retrying at once would spin */
+                sleep(1);  /* out of descriptors: the client stays queued, and
+                            * retrying at once would spin */
             continue;
         }
         if (log_address("Got a connection from", (struct sockaddr *)&addr, len) == -1)
@@ -99,7 +100,7 @@ static int open_listener(const char *address, const char *port, int family)
         return open_listener(NULL, port, AF_INET);
     if (fd == -1)
         fprintf(stderr, "server: cannot listen on port %s: %s%s\n", port, strerror(err),
-                err == EADDRINUSE ? " (another server? Or wait a minute: see TIME_WAIT)"
+                err == EADDRINUSE ? " (another server? If not, wait a minute: TIME_WAIT)"
                 : err == EACCES ? " (ports below 1024 need privileges)" : "");
     else if (getsockname(fd, (struct sockaddr *)&addr, &len) == -1)
         perror("server: getsockname");  /* which port the kernel chose for 0 */
@@ -119,7 +120,7 @@ static int log_address(const char *what, const struct sockaddr *sa, socklen_t le
     const char *shown = strncmp(host, "::ffff:", 7) == 0 && strchr(host, '.') ? host + 7 : host;
     const char *format = strchr(shown, ':') ? "%s [%s]:%s\n" : "%s %s:%s\n";
     if (rc != 0 || printf(format, what, shown, port) < 0 || fflush(stdout) == EOF) {
-        fprintf(stderr, "server: cannot log '%s': %s\n", what,
+        fprintf(stderr, "server: cannot write the log: %s\n",
                 rc != 0 ? gai_strerror(rc) : strerror(errno));
         return -1;
     }
@@ -139,25 +140,32 @@ static int send_all(int fd, const char *buf, size_t len)
     return 0;
 }
 
-/* On Linux, close() with unread bytes sends a RST, and a client that talked
- * first (curl, nc) may lose the greeting to it.  So unless the client is
- * quiet and the next one already waits, send our FIN with shutdown(), then
- * read what the client sends until it hangs up too: for LINGER_S at most,
- * and no longer once it is quiet and the next one waits (README: "A FIN"). */
+static long long now_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);  /* fails only for a bad clock */
+    return now.tv_sec * 1000LL + now.tv_nsec / 1000000;
+}
+
+/* If the client sent bytes we never read, close() sends a RST (Linux), not a
+ * FIN, and a client that talked first (curl, nc) may lose the greeting to
+ * it.  So we send our FIN with shutdown(), then read and drop what the client
+ * sends until it hangs up too: for DRAIN_MS at most, and no longer once it is
+ * quiet and the next client waits (README: "A FIN, not a reset"). */
 static void hang_up(int listener, int client)
 {
     struct pollfd fds[2] = { { .fd = client, .events = POLLIN },
                              { .fd = listener, .events = POLLIN } };
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);  /* fails only for a bad clock */
-    time_t end = now.tv_sec + LINGER_S;
-    int next_waits = poll(fds, 2, 0) == 1 && fds[1].revents != 0;
-    if (!next_waits && shutdown(client, SHUT_WR) == 0) {  /* fails if it is gone */
+    /* Only the listener ready: the client sent nothing, and close() alone
+     * sends a FIN; the next client is served at once. */
+    int only_next_waits = poll(fds, 2, 0) == 1 && fds[1].revents != 0;
+    if (!only_next_waits && shutdown(client, SHUT_WR) == 0) {  /* fails if it is gone */
         char unread[4096];
-        while (poll(fds, 2, 1000 * LINGER_S) > 0 && fds[0].revents != 0 &&
-               recv(client, unread, sizeof unread, 0) > 0)
-            if (clock_gettime(CLOCK_MONOTONIC, &now) == -1 || now.tv_sec >= end)
-                break;
+        long long end = now_ms() + DRAIN_MS;
+        int ms;
+        while ((ms = (int)(end - now_ms())) > 0 && poll(fds, 2, ms) > 0 && fds[0].revents != 0)
+            if (recv(client, unread, sizeof unread, 0) <= 0)
+                break;  /* it hung up, or reset */
     }
     if (close(client) == -1)
         perror("server: close");
@@ -176,7 +184,7 @@ static int usage(int status)
 static int parse_args(int argc, char *argv[], const char **address, const char **port)
 {
     int opt;
-    char *end = "";
+    char *end;
     while ((opt = getopt(argc, argv, "b:h")) == 'b')
         *address = optarg;
     if (opt != -1)  /* -h, or getopt has said what was wrong */
