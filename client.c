@@ -118,12 +118,8 @@ static int print_reply(int fd)
         ssize_t n = ready == 1 ? recv(fd, buf, sizeof buf - got, 0) : -1;
         if (n == 0)
             break;
-        if (n == -1) {
-            perror("client: reading the reply");
-            return 1;
-        }
-        if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n || fflush(stdout) == EOF) {
-            perror("client: cannot write the reply");
+        if (n == -1 || fwrite(buf, 1, (size_t)n, stdout) != (size_t)n || fflush(stdout) == EOF) {
+            perror(n == -1 ? "client: reading the reply" : "client: writing the reply");
             return 1;
         }
         got += (size_t)n;
