@@ -27,7 +27,7 @@ client: client.c
 	$(BUILD) $(LDFLAGS) -o $@ client.c
 
 # The test programs need cmocka's header: without it, one line says so.
-cmocka = $(if $(shell printf '\#include <stdarg.h>\n\#include <stddef.h>\n\#include <setjmp.h>\n\#include <stdint.h>\n\#include <cmocka.h>\n' | \
+cmocka = $(if $(shell printf '\043include <%s>\n' stdarg.h stddef.h setjmp.h stdint.h cmocka.h | \
 	       $(CC) -E -x c - >/dev/null 2>&1 && echo yes),,$(error the tests need cmocka: apt-get install libcmocka-dev))
 
 # The unit tests include a program's source and replace a few calls with
