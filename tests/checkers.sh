@@ -3,6 +3,7 @@
 # tests again with the programs built under ASan+UBSan and run under
 # valgrind.  A checker that is not installed is a visible SKIP.
 set -u
+# shellcheck source=tests/lib.sh
 source "$(dirname "$0")/lib.sh"
 sources=(server.c client.c)
 language=(-std=c11 -D_POSIX_C_SOURCE=200809L)

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # the variables set here are read by the scripts
 # tests/lib.sh - the one shell library of the tests, the lesson scripts and the
 # bench: how a script starts a server and reads its port, bounded waits, and
 # how a check reports.  Whatever is started here is killed on the way out.

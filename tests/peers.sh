@@ -4,6 +4,7 @@
 # send a RST that could cost them the greeting: every run must get it whole.
 # nc -l plays a banner server that keeps the connection open.
 set -u
+# shellcheck source=tests/lib.sh
 source "$(dirname "$0")/lib.sh"
 runs=${PEER_RUNS:-30}
 greeting=$'Thank you for connecting\r\n'
