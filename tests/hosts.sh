@@ -1,25 +1,28 @@
 # shellcheck shell=bash
-# tests/hosts.sh - two hosts on one machine, for tests/netns.sh and
-# lesson/two-hosts.sh.  Sourced after tests/lib.sh, in a script that runs
-# under tests/isolated.sh, and alone there: nothing made here is seen outside
-# those namespaces, and all of it goes when they end.  Needs ip (iproute2).
+# tests/hosts.sh - two hosts on one machine, for tests/netns.sh and the
+# lesson.  Sourced after tests/lib.sh; needs ip (iproute2), and root, or
+# tests/isolated.sh, which makes a user root of namespaces of its own.
 #
 # hosts_up makes two network namespaces joined by a virtual cable (a veth
 # pair): host A, the server's, 192.0.2.1 and 2001:db8::1, and host B, the
 # client's, 192.0.2.2 and 2001:db8::2 (documentation addresses, used nowhere
 # else).  B routes only its link and the "silent" prefixes 198.51.100.0/24 and
 # 2001:db8:1::/64, to A, which black-holes them: a SYN sent there vanishes,
-# no answer, no ICMP error, as behind a firewall that drops.  Names are looked
-# up in a hosts file of this run only (mounted over /etc/hosts, with
-# "hosts: files" over /etc/nsswitch.conf, in this run's mount namespace):
-# silent-first is 2001:db8:1::7 (silent, sorted first) then 192.0.2.1 (A),
-# all-silent is 2001:db8:1::7 and 198.51.100.7.  So no packet and no name
-# lookup leaves the machine.  Fails, saying why, if the namespaces cannot be
-# made.  in_a CMD..., in_b CMD...: run CMD there.
+# no answer, no ICMP error, as behind a firewall that drops.  On B names are
+# looked up in a hosts file of this run only ("hosts: files", mounted for
+# in_b's commands alone): silent-first is 2001:db8:1::7 (silent, sorted
+# first) then 192.0.2.1 (A), all-silent is 2001:db8:1::7 and 198.51.100.7.
+# So no packet and no name lookup leaves the machine.  Fails, saying why on
+# stderr, if the namespaces cannot be made; all of it is removed on the way
+# out (lib.sh's at_exit).  in_a CMD..., in_b CMD...: run CMD there.
 
-ns_a=pair-A ns_b=pair-B      # this run's own: no other run sees its /run
+ns_a=pair-$$-A ns_b=pair-$$-B          # names unique to this run
 in_a() { ip netns exec "$ns_a" "$@"; }
-in_b() { ip netns exec "$ns_b" "$@"; }
+in_b() {
+    ip netns exec "$ns_b" unshare -m sh -c 'mount --bind "$1" /etc/hosts &&
+        mount --bind "$2" /etc/nsswitch.conf && shift 2 && exec "$@"' \
+        sh "$work/hosts" "$work/nsswitch.conf" "$@"
+}
 
 # host_up NS LINK N: lo and LINK up, LINK with 192.0.2.N and 2001:db8::N
 host_up() {
@@ -29,21 +32,16 @@ host_up() {
 }
 
 hosts_up() {
-    if [ "${ISOLATED:-}" != yes ]; then
-        echo "two hosts need namespaces of their own: ${ISOLATED:-no: run under tests/isolated.sh}"
-        return 1
-    fi
+    at_exit hosts_down
     echo 'hosts: files' >"$work/nsswitch.conf"
     printf '%s\n' '127.0.0.1 localhost' '::1 localhost' \
         '2001:db8:1::7 silent-first all-silent' '192.0.2.1 silent-first' \
         '198.51.100.7 all-silent' >"$work/hosts"
     chmod 644 "$work/hosts" "$work/nsswitch.conf"
-    # ip netns keeps its names in /run/netns: a /run of this run's own.
-    mount -t tmpfs pair-run /run && mount --bind "$work/hosts" /etc/hosts &&
-        mount --bind "$work/nsswitch.conf" /etc/nsswitch.conf &&
-        ip netns add "$ns_a" && ip netns add "$ns_b" &&
-        ip link add pair-a netns "$ns_a" type veth peer pair-b netns "$ns_b" &&
-        host_up "$ns_a" pair-a 1 && host_up "$ns_b" pair-b 2 &&
+    ip netns add "$ns_a" && ip netns add "$ns_b" ||
+        { echo "cannot make network namespaces here: run as root, or under tests/isolated.sh" >&2; return 1; }
+    ip link add "pair$$a" netns "$ns_a" type veth peer "pair$$b" netns "$ns_b" &&
+        host_up "$ns_a" "pair$$a" 1 && host_up "$ns_b" "pair$$b" 2 &&
         in_a sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward &&
                     echo 1 >/proc/sys/net/ipv6/conf/all/forwarding' &&
         ip -n "$ns_a" route add blackhole 198.51.100.0/24 &&
@@ -51,3 +49,5 @@ hosts_up() {
         ip -n "$ns_b" route add 198.51.100.0/24 via 192.0.2.1 &&
         ip -n "$ns_b" -6 route add 2001:db8:1::/64 via 2001:db8::1
 }
+
+hosts_down() { ip netns del "$ns_a"; ip netns del "$ns_b"; } 2>/dev/null   # the veth pair goes with them

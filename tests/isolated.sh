@@ -2,7 +2,8 @@
 # tests/isolated.sh CMD...: runs CMD in network and mount namespaces of its
 # own, loopback up, so that no other program's connections (ports, the
 # TIME_WAIT table) change what a test sees, and whatever a test mounts there
-# (tests/hosts.sh) stays there.  No sudo needed where the kernel lets a user
+# stays there: /run is its own, where ip netns keeps the names of the
+# namespaces a test makes (tests/hosts.sh).  No sudo needed where the kernel lets a user
 # make user namespaces (Debian's default): CMD then runs as root of a user
 # namespace, with no more rights on this machine than the user had; with
 # newuidmap (package uidmap) and the user's ids in /etc/subuid and
@@ -15,7 +16,7 @@ inside='i=0
         i=$((i + 1)) && [ $i -lt 500 ] || { echo "isolated.sh: newuidmap did not map $(id -un)" >&2; exit 125; }
         sleep 0.01
     done
-    ip link set lo up &&
+    mount -t tmpfs isolated-run /run && ip link set lo up &&
         { [ "$V6OFF" != 1 ] || echo 1 >/proc/sys/net/ipv6/conf/lo/disable_ipv6; } &&
         exec "$@"'
 export V6OFF ISOLATED=yes PATH="$PATH:/usr/sbin:/sbin"   # ip, for a user too

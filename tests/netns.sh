@@ -6,8 +6,7 @@
 # tests/isolated.sh); elsewhere it skips, saying what would allow it.  Every
 # client run is bounded by timeout; all of it goes when the script ends.
 set -u
-# Namespaces of its own, even under make test: its mounts (tests/hosts.sh) stay here.
-[ -n "${NETNS_ISOLATED:-}" ] || NETNS_ISOLATED=1 exec "$(dirname "$0")/isolated.sh" bash "$0"
+[ -n "${ISOLATED:-}" ] || exec "$(dirname "$0")/isolated.sh" bash "$0"
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/hosts.sh
@@ -29,7 +28,7 @@ on_b() {
     exec 3>>"$work/seen"
     echo "    B \$$shown_as" >&3
     status=0 began=$(date +%s%N)
-    timeout "$limit" ip netns exec "$ns_b" "$@" >"$work/out" 2>"$work/err" ||
+    in_b timeout "$limit" "$@" >"$work/out" 2>"$work/err" ||
         status=$?
     took=$((($(date +%s%N) - began) / 1000000))
     tr -d '\r' <"$work/out" | cat - "$work/err" | sed 's/^/    /' >&3
