@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2154 # $work: tests/lib.sh sets it
 # tests/hosts.sh - two hosts on one machine, for tests/netns.sh and the
 # lesson.  Sourced after tests/lib.sh; needs ip (iproute2), and root, or
 # tests/isolated.sh, which makes a user root of namespaces of its own.
