@@ -60,7 +60,7 @@ trap '[ -z "$server_pid" ] || kill -KILL "$server_pid" 2>/dev/null; rm -rf "$wor
 
 # serve CMD...: starts the server CMD, shows it, waits until it listens.
 serve() {
-    echo "\$ $* &"
+    [ -n "${quiet:-}" ] || echo "\$ $* &"
     "$@" >"$work/server.out" 2>&1 &
     server_pid=$! shown=0
     for _ in $(seq 50); do port_in 0A && break; sleep 0.1; done
@@ -71,11 +71,13 @@ said() {
     tail -n "+$((shown + 1))" "$work/server.out" | sed 's/^/server | /'
     shown=$(wc -l <"$work/server.out")
 }
-# stop [SIGNAL]: stops the server and shows how it ended.
+# stop: stops the server, and shows what it printed last.
 stop() {
-    echo "\$ kill ${1:+-$1 }$server_pid"
-    kill "-${1:-TERM}" "$server_pid" 2>/dev/null
-    ended
+    kill -CONT "$server_pid"
+    kill "$server_pid"
+    { wait "$server_pid"; } 2>/dev/null
+    server_pid=''
+    said
 }
 # ended: waits for the server (5 s at most), then shows what it printed and
 # its status.
@@ -151,16 +153,17 @@ restart-first)
     shown_as='./client "$(hostname)"        # reads to the end: the server hangs up first'
     run ./client "$(hostname)"
     shown_as=''
+    echo "\$ kill $server_pid; lesson/first/server"
     stop
-    echo "\$ lesson/first/server"
     lesson/first/server >"$work/server.out" 2>&1 & server_pid=$! shown=0
     ended ;;
 restart-real)
     echo "== server.c: the same"
     serve ./server
     run ./client
+    echo "\$ kill $server_pid; ./server &"
     stop
-    serve ./server
+    quiet=1 serve ./server
     stop ;;
 pieces-both)
     echo "== a server that sends the greeting in two pieces, 0.5 s apart"
@@ -208,6 +211,5 @@ time-limit-both)
     sed 's/^/client | /' "$work/client.out"
     echo "(the client's exit status: $status$([ "$status" = 124 ] && echo ": still waiting, killed by timeout"))"
     run ./client -t 1
-    kill -CONT "$server_pid"
     stop ;;
 esac
