@@ -95,22 +95,24 @@ ended() {
 run() {
     local status=0
     echo "\$ ${shown_as:-$*}"
-    if declare -F "$1" >/dev/null; then export -f "$1"; set -- bash -c "$1"; fi
+    if declare -F "$1" >/dev/null; then export -f "$1"; set -- bash -c "$1"' "$@"' "$@"; fi
     timeout 10 "$@" >"$work/client.out" 2>&1 || status=$?
     said
     tr -d '\r' <"$work/client.out" | sed 's/^/client | /'
     [ "$status" = 0 ] || echo "(the client's exit status: $status)"
+    shown_as=''
 }
 # A few lines of Perl (on every Debian) stand in for peers that misbehave.
-# pieces_server: sends the greeting in two pieces, half a second apart.
+# pieces_server: sends "Thank you ", then the rest once the client has hung
+# up or a second has passed.
 pieces_server() {
-    perl -MSocket -e 'socket(my $l, PF_INET, SOCK_STREAM, 0) or die "socket: $!\n";
-        setsockopt($l, SOL_SOCKET, SO_REUSEADDR, 1);
+    exec perl -MSocket -e 'socket(my $l, PF_INET, SOCK_STREAM, 0) or die "socket: $!\n";
+        setsockopt($l, SOL_SOCKET, SO_REUSEADDR, 1); $SIG{PIPE} = "IGNORE";
         bind($l, pack_sockaddr_in(9999, INADDR_ANY)) or die "bind: $!\n";
         listen($l, 5) or die "listen: $!\n";
         while (accept(my $c, $l)) {
-            syswrite($c, "Thank you "); select(undef, undef, undef, 0.5);
-            syswrite($c, "for connecting\r\n"); close($c);
+            syswrite($c, "Thank you "); vec(my $r = "", fileno($c), 1) = 1;
+            select($r, undef, undef, 1); syswrite($c, "for connecting\r\n"); close($c);
         }'
 }
 # vanishing_client: connects, ends its side (FIN), then resets (SO_LINGER 0).
@@ -120,18 +122,18 @@ vanishing_client() {
         shutdown($s, 1); setsockopt($s, SOL_SOCKET, SO_LINGER, pack("ii", 1, 0));
         close($s); print "sent a FIN, then a RST\n"' "$(hostname)"
 }
-# talking_client: says hello first, waits 0.5 s, then reads to the end and
-# tells how it ended: with the server's FIN, or with a reset.
+# talking_client PID: says hello, lets the stopped server PID go on, then
+# reads to the end and tells how it ended: with the server's FIN, or a reset.
 talking_client() {
     perl -MSocket -e 'socket(my $s, PF_INET, SOCK_STREAM, 0) or die "socket: $!\n";
         connect($s, pack_sockaddr_in(9999, inet_aton($ARGV[0]))) or die "connect: $!\n";
-        syswrite($s, "hello\n"); select(undef, undef, undef, 0.5); $| = 1;
+        syswrite($s, "hello\n"); kill "CONT", $ARGV[1]; $| = 1;
         while (1) {
             my $n = sysread($s, my $piece, 1024);
             if (!defined $n) { print "recv: $!\n"; exit 1 }
             if ($n == 0) { print "recv: 0, the end (the server'"'"'s FIN)\n"; exit 0 }
             print "recv: $piece";
-        }' "$(hostname)"
+        }' "$(hostname)" "$1"
 }
 
 case $step-$part in
@@ -166,7 +168,7 @@ restart-real)
     quiet=1 serve ./server
     stop ;;
 pieces-both)
-    echo "== a server that sends the greeting in two pieces, 0.5 s apart"
+    echo "== a server that sends \"Thank you \", then the rest a moment later"
     serve pieces_server
     run lesson/first/client
     run ./client 127.0.0.1
@@ -193,12 +195,18 @@ vanish-real)
 reset-first)
     echo "== lesson/first: a client that says hello before it reads"
     serve lesson/first/server
-    run talking_client
+    echo "\$ kill -STOP $server_pid        # so that the hello comes first"
+    kill -STOP "$server_pid"
+    shown_as="talking_client $server_pid        # hello, kill -CONT $server_pid, then read"
+    run talking_client "$server_pid"
     stop ;;
 reset-real)
     echo "== server.c: the same"
     serve ./server
-    run talking_client
+    echo "\$ kill -STOP $server_pid"
+    kill -STOP "$server_pid"
+    shown_as="talking_client $server_pid"
+    run talking_client "$server_pid"
     stop ;;
 time-limit-both)
     echo "== a server that completes the handshake, then says nothing (stopped)"

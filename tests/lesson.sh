@@ -3,7 +3,8 @@
 #
 # 1. README.md's ```console blocks run: each "$ " line in turn, in bash, and
 #    what the README shows under it must be what it prints (ports and pids
-#    aside).  <!-- given: SERVER --> before a block starts SERVER first
+#    aside); after `make TARGET` or `lesson/SCRIPT`, the rest of the block is
+#    what that one command printed.  <!-- given: SERVER --> before a block starts SERVER first
 #    (./server, or ./server -b 127.0.0.1), stopped with `stopped`.
 # 2. README.md's ```c blocks after <!-- from FILE --> are FILE's own lines.
 # 3. The first version and the exercises' solutions build without a warning
@@ -45,7 +46,9 @@ awk -v dir="$work" '
     !in_block && !/^$/ { about = "" }' README.md
 
 normalize() { sed -E 's/\r$//; s/(kill( -[A-Z]+)?) [0-9]+/\1 PID/; s/\b[0-9]{5}\b/PORT/g'; }
-started='' # the given server's pid
+started='' # the pid of the server a check started, killed on the way out
+left_running() { [ -z "$started" ] || { kill -CONT "$started"; kill -KILL "$started"; } 2>/dev/null; }
+at_exit left_running
 given() {
     case $1 in
     '') return ;;
@@ -59,7 +62,8 @@ given() {
     [ "$1" != stopped-server ] || kill -STOP "$started"
 }
 # console_block N: runs block N's commands; what each printed is in $work/got.N.
-# After `make TARGET`, the rest of the block is what TARGET printed.
+# A block that starts with `make TARGET` or `lesson/SCRIPT` runs that one
+# command: the rest of the block is what it printed.
 console_block() {
     local line status=0
     while IFS= read -r line; do
@@ -67,7 +71,7 @@ console_block() {
             echo "$line"
             timeout 60 bash -c "(exit $status); ${line#\$ }" 2>&1 </dev/null
             status=$?
-            [[ $line != '$ make '* ]] || break
+            [[ $line != '$ make '* && $line != '$ lesson/'* ]] || break
         fi
     done <"$work/block.$1" >"$work/got.$1"
 }
@@ -84,6 +88,7 @@ for ((n = 1; n <= $(ls "$work" | grep -c '^about\.'); n++)); do
         if [ -z "$ipv6" ] && grep -q '::1' "$work/block.$n"; then skip "$name: no IPv6 loopback here"; continue; fi
         given "$what" || { fail "$name: cannot start its server"; continue; }
         console_block "$n"
+        [ -z "${LESSON_GOT:-}" ] || cp "$work/got.$n" "$LESSON_GOT/"
         if [ -n "$started" ]; then kill -CONT "$started"; kill "$started"; wait "$started"; started=''; fi 2>/dev/null
         if diff <(normalize <"$work/block.$n") <(normalize <"$work/got.$n") >"$work/diff"; then pass "$name"; else
             fail "$name printed something else (< README, > real)"; sed 's/^/    /' "$work/diff" | head -n 30
@@ -163,13 +168,16 @@ zombies() {
 has_zombies() { ! zombies "$@"; }
 many_clients() { for _ in $(seq 20); do echo hi | net timeout 5 "$bin/echo-client" >/dev/null; done; }
 serve "$bin/fork-server"
-sleep 10 | net timeout 10 "$bin/echo-client" >/dev/null &
+mkfifo "$work/silence" && exec 7<>"$work/silence"  # open, and nothing comes
+ip netns exec "$ns" timeout 10 "$bin/echo-client" <"$work/silence" >/dev/null &
 silent=$!
 verdict "exercise 2: a client is served while another one is connected" \
     [ "$(echo hello | net timeout 5 "$bin/echo-client")" = hello ]
 many_clients
 verdict "exercise 2: no zombie after 21 clients" wait_until 50 zombies "$started"
 kill "$silent"
+wait "$silent"
+exec 7>&-
 unserve
 if getconf GNU_LIBC_VERSION >/dev/null 2>&1; then
     sed 's/check(sigaction(SIGCHLD, &sa, NULL), "sigaction");/signal(SIGCHLD, reap);/' \
@@ -190,7 +198,7 @@ if ! command -v ip >/dev/null; then skip "exercise 3: needs ip (iproute2)"; else
     # shellcheck source=tests/hosts.sh
     source tests/hosts.sh
     if ! hosts_up 2>"$work/hosts.err"; then skip "exercise 3: cannot make two hosts: $(cat "$work/hosts.err")"; else
-        in_a ./server 0 >"$work/a.out" 2>&1 &
+        ip netns exec "$ns_a" ./server 0 >"$work/a.out" 2>&1 &
         started=$!
         wait_until 50 grep -q '^Listening' "$work/a.out"
         a_port=$(sed -n 's/^Listening on .*:\([0-9]*\)$/\1/p' "$work/a.out")
