@@ -71,10 +71,11 @@ said() {
     tail -n "+$((shown + 1))" "$work/server.out" | sed 's/^/server | /'
     shown=$(wc -l <"$work/server.out")
 }
-# stop: stops the server, and shows what it printed last.
+# stop: stops the server, and shows what it printed last.  A stopped server
+# dies of the SIGTERM as soon as it is continued, before it can run on.
 stop() {
-    kill -CONT "$server_pid"
     kill "$server_pid"
+    kill -CONT "$server_pid" 2>/dev/null
     { wait "$server_pid"; } 2>/dev/null
     server_pid=''
     said
@@ -180,7 +181,7 @@ vanish-first)
     kill -STOP "$server_pid"
     run vanishing_client
     echo "\$ kill -CONT $server_pid"
-    kill -CONT "$server_pid"
+    kill -CONT "$server_pid" 2>/dev/null
     ended ;;
 vanish-real)
     echo "== server.c: the same"
@@ -189,7 +190,7 @@ vanish-real)
     kill -STOP "$server_pid"
     run vanishing_client
     echo "\$ kill -CONT $server_pid"
-    kill -CONT "$server_pid"
+    kill -CONT "$server_pid" 2>/dev/null
     run ./client
     stop ;;
 reset-first)

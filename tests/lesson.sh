@@ -45,7 +45,7 @@ awk -v dir="$work" '
     in_block { print > (dir "/block." n) }
     !in_block && !/^$/ { about = "" }' README.md
 
-normalize() { sed -E 's/\r$//; s/(kill( -[A-Z]+)?) [0-9]+/\1 PID/; s/\b[0-9]{5}\b/PORT/g'; }
+normalize() { sed -E 's/\r$//; s/(kill( -[A-Z]+)?|talking_client) [0-9]+/\1 PID/g; s/\b[0-9]{5}\b/PORT/g'; }
 started='' # the pid of the server a check started, killed on the way out
 left_running() { [ -z "$started" ] || { kill -CONT "$started"; kill -KILL "$started"; } 2>/dev/null; }
 at_exit left_running
