@@ -131,7 +131,7 @@ static void test_server_out_of_descriptors_waits_then_serves_again(void **state)
     int first = tcp_connect("127.0.0.1", port);
     int waiting = tcp_connect("127.0.0.1", port);
     read_for(server.err, line, sizeof line, 5000, 1);
-    assert_string_equal(line, "server: accept: Too many open files (trying again in 1 s)\n");
+    assert_string_equal(line, "server: accept: Too many open files\n");
     /* A server that retried at once would log thousands of lines by now. */
     for (size_t i = read_for(server.err, errors, sizeof errors, 2000, 0); i > 0; i--)
         retries += errors[i - 1] == '\n';

@@ -53,10 +53,6 @@ static void in_child(int out[2], int err[2], char *argv[], int how)
         _exit(127);
     for (int fd = 3; fd < 64; fd++)
         close(fd);
-    if (how & CLOSE_STDOUT)
-        close(1);
-    if (how & CLOSE_STDERR)
-        close(2);
     signal(SIGINT, how & IGNORE_SIGINT ? SIG_IGN : SIG_DFL);
     signal(SIGPIPE, SIG_DFL);
     execvp(argv[0], argv);

@@ -21,7 +21,7 @@ struct proc {
 };
 
 /* How to start it, besides stdin on /dev/null. */
-enum { CLOSE_STDOUT = 1, CLOSE_STDERR = 2, IGNORE_SIGINT = 4 };
+enum { IGNORE_SIGINT = 1 };
 
 int scaled(int ms);
 long long now_ms(void);
