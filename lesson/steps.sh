@@ -58,13 +58,14 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/steps.XXXXXX")
 server_pid='' shown=0
 trap '[ -z "$server_pid" ] || kill -KILL "$server_pid" 2>/dev/null; rm -rf "$work"' EXIT
 
-# serve CMD...: starts the server CMD, shows it, waits until it listens.
+# serve CMD...: starts the server CMD, shows it (with $why), waits until it
+# listens.
 serve() {
-    [ -n "${quiet:-}" ] || echo "\$ $* &"
+    [ -n "${quiet:-}" ] || echo "\$ $* &${why:+        # $why}"
     "$@" >"$work/server.out" 2>&1 &
     server_pid=$! shown=0
     for _ in $(seq 50); do port_in 0A && break; sleep 0.1; done
-    said
+    shown=$(wc -l <"$work/server.out")  # "Listening on ...", or nothing
 }
 # said: what the server printed since the last call.
 said() {
@@ -100,7 +101,7 @@ run() {
     timeout 10 "$@" >"$work/client.out" 2>&1 || status=$?
     said
     tr -d '\r' <"$work/client.out" | sed 's/^/client | /'
-    [ "$status" = 0 ] || echo "(the client's exit status: $status)"
+    [ "$status" -le 1 ] || echo "(the client's exit status: $status)"
     shown_as=''
 }
 # A few lines of Perl (on every Debian) stand in for peers that misbehave.
@@ -139,19 +140,16 @@ talking_client() {
 
 case $step-$part in
 addresses-first)
-    echo "== lesson/first: one IPv4 socket, on the address of this machine's name"
-    serve lesson/first/server
+    why="one IPv4 socket, on the address of this machine's name" serve lesson/first/server
     run ./client 127.0.0.1
     run ./client ::1
     stop ;;
 addresses-real)
-    echo "== server.c: one socket for every address, IPv6 and IPv4"
     serve ./server
     run ./client 127.0.0.1
     run ./client ::1
     stop ;;
 restart-first)
-    echo "== lesson/first: started again right after a client"
     serve lesson/first/server
     shown_as='./client "$(hostname)"        # reads to the end: the server hangs up first'
     run ./client "$(hostname)"
@@ -161,30 +159,27 @@ restart-first)
     lesson/first/server >"$work/server.out" 2>&1 & server_pid=$! shown=0
     ended ;;
 restart-real)
-    echo "== server.c: the same"
     serve ./server
     run ./client
     echo "\$ kill $server_pid; ./server &"
     stop
     quiet=1 serve ./server
+    shown=0
     stop ;;
 pieces-both)
-    echo "== a server that sends \"Thank you \", then the rest a moment later"
-    serve pieces_server
+    why="sends \"Thank you \", then the rest a moment later" serve pieces_server
     run lesson/first/client
     run ./client 127.0.0.1
     stop ;;
 vanish-first)
-    echo "== lesson/first: a client ends its side, then resets, while it waits in the queue"
     serve lesson/first/server
-    echo "\$ kill -STOP $server_pid        # the server is busy elsewhere"
+    echo "\$ kill -STOP $server_pid        # busy elsewhere: a client waits in the queue"
     kill -STOP "$server_pid"
     run vanishing_client
     echo "\$ kill -CONT $server_pid"
     kill -CONT "$server_pid" 2>/dev/null
     ended ;;
 vanish-real)
-    echo "== server.c: the same"
     serve ./server
     echo "\$ kill -STOP $server_pid"
     kill -STOP "$server_pid"
@@ -194,7 +189,6 @@ vanish-real)
     run ./client
     stop ;;
 reset-first)
-    echo "== lesson/first: a client that says hello before it reads"
     serve lesson/first/server
     echo "\$ kill -STOP $server_pid        # so that the hello comes first"
     kill -STOP "$server_pid"
@@ -202,7 +196,6 @@ reset-first)
     run talking_client "$server_pid"
     stop ;;
 reset-real)
-    echo "== server.c: the same"
     serve ./server
     echo "\$ kill -STOP $server_pid"
     kill -STOP "$server_pid"
@@ -210,9 +203,8 @@ reset-real)
     run talking_client "$server_pid"
     stop ;;
 time-limit-both)
-    echo "== a server that completes the handshake, then says nothing (stopped)"
     serve ./server
-    echo "\$ kill -STOP $server_pid"
+    echo "\$ kill -STOP $server_pid        # its kernel still completes handshakes"
     kill -STOP "$server_pid"
     echo "\$ timeout 3 lesson/first/client        # without timeout it would wait for ever"
     status=0
