@@ -71,8 +71,8 @@ for ((n = 1; n <= $(ls "$work" | grep -c '^about\.'); n++)); do
             fail "README quote $n is not in $what: copy it again"; sed 's/^/    /' "$work/block.$n"
         fi
     elif [ "$kind" = console ]; then
-        if [ -z "$alone" ]; then skip "$name: needs root, for a network and /etc/hosts of its own"; continue; fi
-        if [ -z "$ipv6" ] && grep -q '::1' "$work/block.$n"; then skip "$name: no IPv6 loopback here"; continue; fi
+        if [ -z "$alone" ]; then skip "$name" "needs root, for a network and /etc/hosts of its own"; continue; fi
+        if [ -z "$ipv6" ] && grep -q '::1' "$work/block.$n"; then skip "$name" "no IPv6 loopback here"; continue; fi
         console_block "$n"
         [ -z "${LESSON_GOT:-}" ] || cp "$work/got.$n" "$LESSON_GOT/"  # to update the README
         if diff <(normalize <"$work/block.$n") <(normalize <"$work/got.$n") >"$work/diff"; then pass "$name"; else
@@ -89,7 +89,7 @@ build() {
 }
 for src in lesson/first/*.c lesson/solutions/*.c; do
     for cc in cc clang; do
-        command -v "$cc" >/dev/null || { skip "$src with $cc: not installed"; continue; }
+        command -v "$cc" >/dev/null || { skip "$src builds with $cc" "$cc is not installed"; continue; }
         if build "$cc" "$src"; then pass "$src builds with $cc, no warning"; else
             fail "$src with $cc"; sed 's/^/    /' "$work/build.log"
         fi
@@ -97,7 +97,7 @@ for src in lesson/first/*.c lesson/solutions/*.c; do
 done
 bin=$work
 if [ -z "$alone" ]; then
-    skip "the first version and the solutions: need root, for a network and /etc/hosts of their own"
+    skip "the first version and the exercises" "need root, for a network and /etc/hosts of their own"
     finish lesson
     exit
 fi
@@ -175,15 +175,15 @@ if getconf GNU_LIBC_VERSION >/dev/null 2>&1; then
     verdict "exercise 2: with glibc's signal() in a POSIX build, zombies stay" 'has_zombies "$started"'
     unserve
 else
-    skip "exercise 2: what signal() does is glibc's: this C library is another"
+    skip "exercise 2: with signal(), zombies stay" "that is glibc's signal(), and this C library is another"
 fi
 
 # Exercise 3: on the silent-first name of tests/hosts.sh, the raced client
 # connects long before the client that gives the silent address its share.
-if ! command -v ip >/dev/null; then skip "exercise 3: needs ip (iproute2)"; else
+if ! command -v ip >/dev/null; then skip "exercise 3: silent-first, raced" "needs ip (iproute2)"; else
     # shellcheck source=tests/hosts.sh
     source tests/hosts.sh
-    if ! hosts_up 2>"$work/hosts.err"; then skip "exercise 3: cannot make two hosts: $(cat "$work/hosts.err")"; else
+    if ! hosts_up 2>"$work/hosts.err"; then skip "exercise 3: silent-first, raced" "cannot make two hosts: $(cat "$work/hosts.err")"; else
         ip netns exec "$ns_a" ./server 0 >"$work/a.out" 2>&1 &
         started=$!
         wait_until 50 grep -q '^Listening' "$work/a.out"
@@ -241,12 +241,12 @@ follows_sample() {
             "$work/want" "$work/got" || return 1
     done
 }
-if ! strace -o /dev/null true 2>/dev/null; then skip "make trace: strace is missing or may not trace here"; else
+if ! strace -o /dev/null true 2>/dev/null; then skip "make trace" "strace is missing or may not trace here"; else
     timeout 60 lesson/trace.sh >"$work/trace" 2>&1
     verdict "make trace: the calls of the README's sample, in its order" follows_sample
 fi
 # The window scale in the SYN is log2(max(tcp_rmem[2], rmem_max)) - 15, as the README says.
-if ! command -v tcpdump >/dev/null; then skip "make packets: needs tcpdump"; else
+if ! command -v tcpdump >/dev/null; then skip "make packets" "needs tcpdump"; else
     timeout 60 lesson/packets.sh >"$work/packets" 2>&1
     verdict "make packets: a handshake, 26 bytes, the server's FIN first, no reset" \
         'grep -q "^1 server FIN" "$work/packets" && ! grep -q RST "$work/packets"'
