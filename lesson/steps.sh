@@ -13,6 +13,7 @@
 # Both servers use port 9999, as the Python lesson does.  As root each step
 # gets a network of its own (a network namespace with only loopback), so no
 # other program, and no earlier step's TIME_WAIT, is in the way.
+# shellcheck disable=SC2016 # single quotes on purpose: the command as shown
 set -u
 cd "$(dirname "$0")/.." || exit 1
 step=${1:-}
@@ -97,6 +98,8 @@ ended() {
 run() {
     local status=0
     echo "\$ ${shown_as:-$*}"
+    # A peer of this script is a function: bash -c runs it, bounded too.
+    # shellcheck disable=SC2163 # exports the function named in $1
     if declare -F "$1" >/dev/null; then export -f "$1"; set -- bash -c "$1"' "$@"' "$@"; fi
     timeout 10 "$@" >"$work/client.out" 2>&1 || status=$?
     said

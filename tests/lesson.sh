@@ -13,6 +13,7 @@
 # As root it runs in a machine of its own: a network namespace with only
 # loopback, named `lesson`, with Debian's /etc/hosts (127.0.1.1 lesson,
 # ::1 and 127.0.0.1 localhost) and no DNS, so no name lookup leaves it.
+# shellcheck disable=SC2016 # single quotes on purpose: expanded by the inner shell, or by verdict
 set -u
 if [ -z "${LESSON_ALONE:-}" ] && [ "$(id -u)" = 0 ] && unshare -m -u -n true 2>/dev/null; then
     dir=$(mktemp -d)
@@ -35,14 +36,15 @@ export LC_ALL=C
 
 # ---- 1 and 2: README.md's console and c blocks ------------------------------
 # Splits README.md into $work/block.N (what the block shows), with its kind,
-# and the file it quotes, in $work/about.N.
-awk -v dir="$work" '
+# and the file it quotes, in $work/about.N; says how many blocks.
+blocks=$(awk -v dir="$work" '
     /^<!-- from: .* -->$/ { about = $3; next }
     /^```/ && !in_block { in_block = 1; kind = substr($0, 4); n++
                           printf "%s %s\n", kind, about > (dir "/about." n); about = ""; next }
     /^```$/ { in_block = 0; next }
     in_block { print > (dir "/block." n) }
-    !in_block && !/^$/ { about = "" }' README.md
+    !in_block && !/^$/ { about = "" }
+    END { print n }' README.md)
 
 normalize() { sed -E 's/\r$//; s/(kill( -[A-Z]+)?|talking_client) [0-9]+/\1 PID/g; s/\b[0-9]{5}\b/PORT/g'; }
 started='' # the pid of the server a check started, killed on the way out
@@ -62,7 +64,7 @@ console_block() {
         fi
     done <"$work/block.$1" >"$work/got.$1"
 }
-for ((n = 1; n <= $(ls "$work" | grep -c '^about\.'); n++)); do
+for ((n = 1; n <= blocks; n++)); do
     about=$work/about.$n
     read -r kind what <"$about"
     name="README block $n ($(grep -m1 '^\$ ' "$work/block.$n" 2>/dev/null | cut -c3-42))"
@@ -189,7 +191,8 @@ if ! command -v ip >/dev/null; then skip "exercise 3: silent-first, raced" "need
         wait_until 50 grep -q '^Listening' "$work/a.out"
         a_port=$(sed -n 's/^Listening on .*:\([0-9]*\)$/\1/p' "$work/a.out")
         took() {
-            local t=$(date +%s%N)
+            local t
+            t=$(date +%s%N)
             in_b timeout 10 "$@" silent-first "$a_port" >"$work/b.out" 2>&1 && cmp -s "$work/b.out" <(crlf) || return 1
             echo $((($(date +%s%N) - t) / 1000000))
         }
@@ -219,6 +222,7 @@ network
 
 # ---- 4: make demo, make trace, make packets -----------------------------------
 timeout 60 lesson/demo.sh >"$work/demo" 2>&1
+# shellcheck disable=SC2034 # read by verdict
 greetings=1; [ -z "$ipv6" ] || greetings=2
 verdict "make demo: the greeting over IPv4${ipv6:+ and IPv6}, then refused once the server is gone" \
     '[ "$(grep -c "^client | Thank you for connecting\$" "$work/demo")" = $greetings ] &&
