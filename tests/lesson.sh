@@ -223,7 +223,7 @@ network
 # ---- 4: make demo, make trace, make packets -----------------------------------
 timeout 60 lesson/demo.sh >"$work/demo" 2>&1
 # shellcheck disable=SC2034 # read by verdict
-greetings=1; [ -z "$ipv6" ] || greetings=2
+greetings=${ipv6:+2}; greetings=${greetings:-1}
 verdict "make demo: the greeting over IPv4${ipv6:+ and IPv6}, then refused once the server is gone" \
     '[ "$(grep -c "^client | Thank you for connecting\$" "$work/demo")" = $greetings ] &&
      grep -q "^client | .*Connection refused" "$work/demo"'
