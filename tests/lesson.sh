@@ -4,7 +4,8 @@
 # 1. README.md's ```console blocks run: each "$ " line in turn, in bash, and
 #    what the README shows under it must be what it prints (ports and pids
 #    aside); after `make TARGET` or `lesson/SCRIPT`, the rest of the block is
-#    what that one command printed.
+#    what that one command printed.  LESSON_GOT=DIR keeps what each block
+#    printed there (got.N), to put in the README when the programs change.
 # 2. README.md's ```c blocks after <!-- from FILE --> are FILE's own lines.
 # 3. The first version and the exercises' solutions build without a warning
 #    and do what the README says.
@@ -97,6 +98,38 @@ for src in lesson/first/*.c lesson/solutions/*.c; do
         fi
     done
 done
+# verdict NAME 'TEST': pass if the shell command TEST succeeds.
+verdict() { if eval "$2"; then pass "$1"; else fail "$1"; fi; }
+
+# ---- 4: make demo, make trace (make packets, which needs root, at the end) ----
+timeout 60 lesson/demo.sh >"$work/demo" 2>&1
+# shellcheck disable=SC2034 # read by verdict
+greetings=${ipv6:+2}; greetings=${greetings:-1}
+verdict "make demo: the greeting over IPv4${ipv6:+ and IPv6}, then refused once the server is gone" \
+    '[ "$(grep -c "^client | Thank you for connecting\$" "$work/demo")" = $greetings ] &&
+     grep -q "^client | .*Connection refused" "$work/demo"'
+# calls SIDE FILE: the calls SIDE made, in C's names, one line each.
+calls() {
+    sed -n "s/^.* $1 | \([a-z0-9_]*\)(.*/\1/p" "$2" |
+        sed 's/^sendto$/send/; s/^recvfrom$/recv/; s/^accept4$/accept/; s/^ppoll$/poll/'
+}
+# follows_sample: each side's calls in the README's sample (an excerpt) come
+# in that order in a live make trace, other calls between them or not.
+follows_sample() {
+    local side
+    sed -n '/^<!-- sample: trace -->$/,/^```$/p' README.md >"$work/sample"
+    for side in server client; do
+        calls "$side" "$work/sample" >"$work/want"
+        calls "$side" "$work/trace" >"$work/got"
+        awk 'NR == FNR { want[++n] = $0; next } i < n && $0 == want[i + 1] { i++ }
+             END { if (i < n) print "'"$side"': no " want[i + 1] " where the sample has it"; exit i < n }' \
+            "$work/want" "$work/got" || return 1
+    done
+}
+if ! strace -o /dev/null true 2>/dev/null; then skip "make trace" "strace is missing or may not trace here"; else
+    timeout 60 lesson/trace.sh >"$work/trace" 2>&1
+    verdict "make trace: the calls of the README's sample, in its order" follows_sample
+fi
 bin=$work
 if [ -z "$alone" ]; then
     skip "the first version and the exercises" "need root, for a network and /etc/hosts of their own"
@@ -104,8 +137,6 @@ if [ -z "$alone" ]; then
     exit
 fi
 
-# verdict NAME 'TEST': pass if the shell command TEST succeeds.
-verdict() { if eval "$2"; then pass "$1"; else fail "$1"; fi; }
 # Each server on port 9999 gets a network of its own (a namespace with only
 # loopback): the TIME_WAIT of one's connections would refuse the next's bind.
 ns='' k=0
@@ -220,35 +251,7 @@ verdict "exercise 4: the first request lost, the second answered" \
 unserve
 network
 
-# ---- 4: make demo, make trace, make packets -----------------------------------
-timeout 60 lesson/demo.sh >"$work/demo" 2>&1
-# shellcheck disable=SC2034 # read by verdict
-greetings=${ipv6:+2}; greetings=${greetings:-1}
-verdict "make demo: the greeting over IPv4${ipv6:+ and IPv6}, then refused once the server is gone" \
-    '[ "$(grep -c "^client | Thank you for connecting\$" "$work/demo")" = $greetings ] &&
-     grep -q "^client | .*Connection refused" "$work/demo"'
-# calls SIDE FILE: the calls SIDE made, in C's names, one line each.
-calls() {
-    sed -n "s/^.* $1 | \([a-z0-9_]*\)(.*/\1/p" "$2" |
-        sed 's/^sendto$/send/; s/^recvfrom$/recv/; s/^accept4$/accept/; s/^ppoll$/poll/'
-}
-# follows_sample: each side's calls in the README's sample (an excerpt) come
-# in that order in a live make trace, other calls between them or not.
-follows_sample() {
-    local side
-    sed -n '/^<!-- sample: trace -->$/,/^```$/p' README.md >"$work/sample"
-    for side in server client; do
-        calls "$side" "$work/sample" >"$work/want"
-        calls "$side" "$work/trace" >"$work/got"
-        awk 'NR == FNR { want[++n] = $0; next } i < n && $0 == want[i + 1] { i++ }
-             END { if (i < n) print "'"$side"': no " want[i + 1] " where the sample has it"; exit i < n }' \
-            "$work/want" "$work/got" || return 1
-    done
-}
-if ! strace -o /dev/null true 2>/dev/null; then skip "make trace" "strace is missing or may not trace here"; else
-    timeout 60 lesson/trace.sh >"$work/trace" 2>&1
-    verdict "make trace: the calls of the README's sample, in its order" follows_sample
-fi
+# ---- 4, as root: make packets ---------------------------------------------------
 # The window scale in the SYN is log2(max(tcp_rmem[2], rmem_max)) - 15, as the README says.
 if ! command -v tcpdump >/dev/null; then skip "make packets" "needs tcpdump"; else
     timeout 60 lesson/packets.sh >"$work/packets" 2>&1
