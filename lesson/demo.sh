@@ -45,8 +45,6 @@ show_server
 client "# no server now" 127.0.0.1 "$port" || true
 cat <<'END'
 
-SIGINT killed the server, as Ctrl-C does: a shell shows its status as 130
-(128 + 2, SIGINT's number). The kernel closed its sockets, so the last client
-was refused, and nothing is left running.
-Next: make trace (the system calls), make packets (the TCP packets).
+SIGINT ended the server as Ctrl-C does (status 130); the kernel closed its
+sockets, so the last client was refused. Next: make trace, make packets.
 END

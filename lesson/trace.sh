@@ -59,11 +59,14 @@ How to read it:
 - send() and recv() reach the kernel as sendto() and recvfrom().
 - accept() returns a NEW socket, 4, for this one client; 3 keeps listening.
 - The client's connect() returns EINPROGRESS at once (its socket is
-  non-blocking); poll() waits for the handshake, getsockopt() says it worked.
+  non-blocking while it connects); poll() waits for the handshake, a peek
+  with recv() says it worked (EAGAIN: connected, nothing to read yet), and
+  fcntl() makes the socket blocking again.
 - The server's first poll() looks, without waiting, whether the client has
-  sent anything or another client is queued. Neither: so shutdown() sends its
-  FIN, the client's last recvfrom() returns 0, the end of the greeting, and
-  the server waits (poll, recvfrom) for the client to close too before its
-  own close(). (Had another client been queued, a silent one is closed at once.)
+  sent anything or only the next client is queued. Neither: so shutdown()
+  sends its FIN, the client's last recvfrom() returns 0, the end of the
+  greeting, and the server waits (poll, recvfrom) for the client to close
+  too before its own close(). (A quiet client with the next one queued is
+  closed at once.)
 - SIGINT (Ctrl-C) kills the server in accept(); the kernel closes its sockets.
 END
