@@ -76,6 +76,6 @@ bench: all bench/loadgen bench/bare bench/server_backlog5
 
 clean:
 	rm -f server client tests/unit_server tests/unit_client tests/pair tests/abuse \
-	      bench/loadgen bench/bare bench/server_backlog5
+	      bench/loadgen bench/bare bench/server_backlog5 lesson/first/server lesson/first/client
 
 .PHONY: all test check abuse mutants demo trace packets two-hosts bench clean
