@@ -7,7 +7,8 @@
 #                         in the background, its stdout in $work/server.out;
 #                         waits for its "Listening on" and sets $server_pid
 #                         and $port (from this server's output, never an
-#                         older one's); returns 1 if it does not start
+#                         older one's); returns 1, the server killed, if it
+#                         has not said so within 10 s
 #   stop_server [SIG]     sends SIG (default TERM), waits, sets $server_status;
 #                         under a wrapper (strace), SIG goes to the server too
 #   wait_until TENTHS CMD...  retries CMD every 0.1 s, TENTHS times at most
@@ -67,6 +68,8 @@ start_server() {
         status=$? tries=$((tries - 1))
         if [ "$status" -eq 2 ] || [ "$tries" -le 0 ]; then
             echo "cannot start $*: $(cat "$work/server.err")" >&2
+            { signal_server KILL; wait "$server_pid"; } 2>/dev/null || :   # none left behind
+            server_pid=''
             return 1
         fi
         sleep 0.1
