@@ -3,6 +3,7 @@
 # each of exit status, program, arguments and the first line it must print.
 # A refused command line also prints the usage.
 set -u
+# shellcheck source=tests/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 # expect STATUS "FIRST LINE" PROGRAM ARGS...  A FIRST LINE of "getopt: X"

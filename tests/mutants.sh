@@ -2,9 +2,11 @@
 # mutants.sh [NAME...] - do the tests catch real faults?  Each mutant is one
 # fault made by a sed -E expression in a fresh copy of the tracked files (edits
 # included).  It must change 1 or 2 lines (else STALE: update the table) and
-# build without warnings (else BROKEN).  Then `make -k test`; if that passes,
-# `make abuse`; if both pass, it is MISSED.  The unmodified copy must pass each
-# suite first.  MUTANTS_SUITES=test: skip make abuse.  MUTANTS_LOGS=DIR: keep logs.
+# build without warnings (else BROKEN).  Then `make test`; if that passes,
+# `make abuse`; if both pass, it is MISSED, or NOT CHECKED where the unmodified
+# copy's runs skipped checks here (the reasons are shown): the check that would
+# have caught it may be among them.  The unmodified copy must pass each suite
+# first.  MUTANTS_SUITES=test: skip make abuse.  MUTANTS_LOGS=DIR: keep logs.
 set -uo pipefail
 [ -z "${MUTANTS_LOGS:-}" ] || MUTANTS_LOGS=$(realpath -m "$MUTANTS_LOGS")
 cd "$(dirname "$0")/.." || exit 2
@@ -20,7 +22,7 @@ read -ra suites <<<"${MUTANTS_SUITES:-test abuse}"
 declare -A limit=([test]=300 [abuse]=900) control=()
 selected=("$@") && [ $# -gt 0 ] || selected=("${names[@]}")
 for n in "${selected[@]}"; do [ -n "${file[$n]:-}" ] || { echo "no mutant '$n': ${names[*]}" >&2; exit 2; }; done
-pid="" passed=0 failed=0 begin=$SECONDS work=$(mktemp -d "${TMPDIR:-/tmp}/mutants.XXXXXX")
+pid="" passed=0 failed=0 skipped=0 begin=$SECONDS work=$(mktemp -d "${TMPDIR:-/tmp}/mutants.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 trap '[ -z "$pid" ] || { kill -TERM "$pid"; wait "$pid"; }; exit 130' INT TERM
 copy() { mkdir -p "$1" && git ls-files -z | xargs -0 cp --parents -t "$1"; }
@@ -30,8 +32,8 @@ run() {   # run DIR SUITE: make -k SUITE in DIR, in its time limit, to DIR.SUITE
     [ -z "${MUTANTS_LOGS:-}" ] || { mkdir -p "$MUTANTS_LOGS" && cp "$1.$2.log" "$MUTANTS_LOGS/"; }
     return $rc
 }
-failures() {   # the FAILED/FAIL lines of cmocka and the scripts, make's failed targets
-    grep -aE '^\[  FAILED  \] [^0-9]|^ *FAIL |^make: \*\*\* ' "$1" |
+failures() {   # the FAIL lines of make test and make abuse, make's failed targets
+    grep -aE '^FAIL |^make: \*\*\* ' "$1" |
         awk '!seen[$0]++ && ++k <= 15; END { if (k > 15) print "... and " k - 15 " more" }' |
         sed -E 's/^make: \*\*\* \[[^]]*: ([^]]+)\].*/target \1 failed/; s/^ */      /'
 }
@@ -56,6 +58,8 @@ for n in "${selected[@]}"; do
         verdict="BROKEN: does not build without warnings" log=$dir.build.log
     else
         verdict="MISSED: passes make ${suites[*]}"
+        skips=$(cat "$work"/control.*.log | grep -c '^SKIP ')
+        [ "$skips" = 0 ] || verdict="NOT CHECKED: passes make ${suites[*]}, which skipped $skips checks here"
         for s in "${suites[@]}"; do
             check_control "$s" && t=$SECONDS
             run "$dir" "$s" && continue
@@ -64,11 +68,12 @@ for n in "${selected[@]}"; do
             break
         done
     fi
-    [[ $verdict == caught* ]] && passed=$((passed + 1)) || failed=$((failed + 1))
+    case $verdict in caught*) passed=$((passed + 1)) ;; NOT*) skipped=$((skipped + 1)) ;; *) failed=$((failed + 1)) ;; esac
     report "$n" "$verdict" $((SECONDS - start)) "${what[$n]}"
+    [[ $verdict != NOT* ]] || grep -h '^SKIP ' "$work"/control.*.log | sed 's/^/      /' 
     [ -z "$log" ] || failures "$log"
     [[ $verdict != STALE* ]] || diff "$work/$n.orig" "$dir/$f" | head -n 8 | sed 's/^/      /'
     rm -rf "$dir" "$dir".*.log
 done
-echo "total: $((SECONDS - begin)) s" && echo "mutants: $passed passed, $failed failed"
+echo "took $((SECONDS - begin)) s" && echo "mutants: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -1,45 +1,41 @@
 #!/usr/bin/env bash
 # netns.sh - the pair across a real network hop, between two hosts made of
 # network namespaces (tests/hosts.sh): the server on host A, the client on
-# host B.  Each test is a short transcript of what B ran and what it printed.
-# Without root or ip it skips, visibly.  Every client run is bounded by
-# timeout; namespaces, links and B's hosts file are removed on the way out.
+# host B.  Each test is a short transcript of what B ran and what it printed,
+# shown under a FAIL.  Needs no sudo where a user may make namespaces (see
+# tests/isolated.sh); elsewhere it skips, saying what would allow it.  Every
+# client run is bounded by timeout; all of it goes when the script ends.
 set -u
+[ -n "${ISOLATED:-}" ] || exec "$(dirname "$0")/isolated.sh" bash "$0"
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/hosts.sh
 source tests/hosts.sh
 
-skip_all() { skip "two hosts: $1"; finish netns; exit; }
-[ "$(id -u)" -eq 0 ] || skip_all "network namespaces need root"
-command -v ip >/dev/null || skip_all "needs ip (iproute2)"
-hosts_up 2>"$work/hosts.err"
-case $? in
-0) ;;
-2) skip_all "cannot make a network namespace: $(cat "$work/hosts.err")" ;;
-*) fail "two_hosts_set_up: $(cat "$work/hosts.err")"; finish netns; exit ;;
-esac
-
+[ "$ISOLATED" = yes ] || { skip "two hosts" "${ISOLATED#no: }"; finish netns; exit; }
+check two_hosts_set_up hosts_up || { finish netns; exit; }
 limit=15   # no client here has more than -t 4: a generous bound on each run
 printf 'Thank you for connecting\r\n' >"$work/greeting"
 
-# on_b CMD...: runs CMD on host B within $limit s and shows it as a transcript,
-# with what the server on A logged meanwhile; CMD's stdout is in $work/out,
-# its stderr in $work/err, its exit status in $status, how long it took (ms)
-# in $took.
+# on_b CMD...: runs CMD on host B within $limit s and adds it to the transcript
+# in $work/seen, with what the server on A logged meanwhile; CMD's stdout is
+# in $work/out, its stderr in $work/err, its exit status in $status, how long
+# it took (ms) in $took.
 logged_lines=0
 on_b() {
     local shown_as='' arg began
     for arg; do [[ $arg == *' '* ]] && arg="'$arg'"; shown_as+=" $arg"; done
-    echo "    B \$$shown_as"
+    exec 3>>"$work/seen"
+    echo "    B \$$shown_as" >&3
     status=0 began=$(date +%s%N)
-    timeout "$limit" ip netns exec "$ns_b" "$@" >"$work/out" 2>"$work/err" ||
+    in_b timeout "$limit" "$@" >"$work/out" 2>"$work/err" ||
         status=$?
     took=$((($(date +%s%N) - began) / 1000000))
-    tr -d '\r' <"$work/out" | cat - "$work/err" | sed 's/^/    /'
-    [ "$status" -eq 0 ] || echo "    (exit $status)"
+    tr -d '\r' <"$work/out" | cat - "$work/err" | sed 's/^/    /' >&3
+    [ "$status" -eq 0 ] || echo "    (exit $status)" >&3
     [ -z "$server_pid" ] || { tail -n "+$((logged_lines + 1))" "$work/server.out" |
-        sed 's/^/    A: /'; logged_lines=$(wc -l <"$work/server.out"); }
+        sed 's/^/    A: /' >&3; logged_lines=$(wc -l <"$work/server.out"); }
+    exec 3>&-
 }
 # greeted [WHO]: CMD printed the greeting, exit 0; A logged a client WHO:PORT.
 greeted() {
@@ -52,14 +48,18 @@ failed_with() {
     [ "$status" -eq 1 ] && [ ! -s "$work/out" ] || return 1
     for text; do grep -qF -- "$text" "$work/err" || return 1; done
 }
-verdict() { if "${@:2}"; then pass "$1"; else fail "$1"; fi; }
+# verdict NAME CMD...: ok if CMD succeeds, else FAIL and the transcript so far.
+verdict() {
+    if "${@:2}"; then pass "$1"; else fail "$1"; cat "$work/seen"; fi
+    : >"$work/seen"
+}
 
 # Nothing listens on host A yet.
 on_b ./client -t 3 192.0.2.1
 verdict client_in_b_is_refused_by_a_port_nothing_listens_on_in_a \
     failed_with 'cannot connect to 192.0.2.1 port 9999: Connection refused'
 
-start_server ip netns exec "$ns_a" ./server 0 || { fail server_starts_in_a; finish netns; exit; }
+check server_starts_in_a start_server ip netns exec "$ns_a" ./server 0 || { finish netns; exit; }
 
 on_b ./client -t 3 192.0.2.1 "$port"
 verdict client_in_b_gets_greeting_from_a_over_ipv4_and_a_logs_b \
