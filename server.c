@@ -52,10 +52,10 @@ int main(int argc, char *argv[])
         socklen_t len = sizeof addr;
         int client = accept(listener, (struct sockaddr *)&addr, &len);
         if (client == -1) {
+            int out_of_fds = errno == EMFILE || errno == ENFILE;
             perror("server: accept");
-            if (errno == EMFILE || errno == ENFILE)
-                sleep(1);  /* out of descriptors: the client stays queued, and
-                            * retrying at once would spin */
+            if (out_of_fds)
+                sleep(1);  /* the client stays queued: retrying at once would spin */
             continue;
         }
         if (log_address("Got a connection from", (struct sockaddr *)&addr, len) == -1)
