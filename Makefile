@@ -63,13 +63,10 @@ abuse: all tests/abuse tests/pair
 mutants:
 	@tests/mutants.sh
 
-# make packets and make two-hosts in namespaces of their own: no sudo needed
+# packets.sh and two-hosts.sh go into namespaces of their own: no sudo needed
 # where a user may make them (see tests/isolated.sh).
-demo trace: all
+demo trace packets two-hosts: all
 	@lesson/$@.sh
-
-packets two-hosts: all
-	@tests/isolated.sh lesson/$@.sh
 
 bench: all bench/loadgen bench/bare bench/server_backlog5
 	bench/run.sh

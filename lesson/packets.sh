@@ -5,6 +5,8 @@
 # behind each packet: connect()'s handshake, send()'s 26 bytes, then the two
 # FINs, the server's first.  Each line starts with its connection's number.
 set -euo pipefail
+# A user may capture in namespaces of its own, where it is root (tests/isolated.sh).
+[ -n "${ISOLATED:-}" ] || exec "$(dirname "$0")/../tests/isolated.sh" "$0" "$@"
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/../tests/lib.sh"
 

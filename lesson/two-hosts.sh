@@ -6,6 +6,8 @@
 # failures from the README's Troubleshooting, as they really look: a firewall
 # on A that drops the packets (the client times out), one that rejects them.
 set -u
+# A user may make namespaces inside namespaces of its own, where it is root.
+[ -n "${ISOLATED:-}" ] || exec "$(dirname "$0")/../tests/isolated.sh" "$0" "$@"
 if [ "$(id -u)" -ne 0 ]; then
     echo "two-hosts: needs root, for network namespaces: sudo make two-hosts" >&2
     exit 1
