@@ -18,9 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef BACKLOG
-#define BACKLOG 128  /* the lesson's 5 overflows in a burst (README: backlog) */
-#endif
+#define BACKLOG 128   /* the lesson's 5 overflows in a burst (README: backlog) */
 #define DRAIN_MS 1000 /* how long a client may go on talking after our FIN */
 
 static const char GREETING[] = "Thank you for connecting\r\n";
