@@ -160,8 +160,8 @@ static void hang_up(int listener, int client)
     if (!only_next_waits && shutdown(client, SHUT_WR) == 0) {  /* fails if it is gone */
         char unread[4096];
         long long end = now_ms() + DRAIN_MS;
-        int ms;
-        while ((ms = (int)(end - now_ms())) > 0 && poll(fds, 2, ms) > 0 && fds[0].revents != 0)
+        for (int ms = DRAIN_MS; ms > 0 && poll(fds, 2, ms) > 0 && fds[0].revents != 0;
+             ms = (int)(end - now_ms()))
             if (recv(client, unread, sizeof unread, 0) <= 0)
                 break;  /* it hung up, or reset */
     }
