@@ -55,17 +55,18 @@ static int connect_within(int fd, const struct addrinfo *ai, int ms)
     char byte;
     if (fcntl(fd, F_SETFL, O_NONBLOCK) == -1)
         return -1;
-    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1) {
-        int ready = errno == EINPROGRESS ? poll(&pfd, 1, ms) : -1;
-        if (ready == 0)
-            errno = ETIMEDOUT;
-        /* Did the handshake work?  A reply waiting, or none yet (EAGAIN),
-         * says yes; else recv() says why not.  (SO_ERROR would take a reset
-         * that came with the reply for a failed handshake.) */
-        if (ready != 1 || (recv(fd, &byte, 1, MSG_PEEK) == -1 && errno != EAGAIN &&
-                           errno != EWOULDBLOCK))
-            return -1;
-    }
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1 && errno != EINPROGRESS)
+        return -1;
+    int ready = poll(&pfd, 1, ms);  /* at once if the handshake is already done */
+    if (ready == 0)
+        errno = ETIMEDOUT;
+    if (ready != 1)
+        return -1;
+    /* Did the handshake work?  A reply waiting, or none yet (EAGAIN), says
+     * yes; else recv() says why not.  (SO_ERROR would take a reset that came
+     * with the reply for a failed handshake.) */
+    if (recv(fd, &byte, 1, MSG_PEEK) == -1 && errno != EAGAIN && errno != EWOULDBLOCK)
+        return -1;
     return fcntl(fd, F_SETFL, 0);
 }
 
